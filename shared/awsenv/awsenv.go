@@ -7,10 +7,14 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // LocalRegion is the region local stand-ins are addressed in.
@@ -25,7 +29,24 @@ func Load(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = LocalRegion
 	}
+	if isLoopback(os.Getenv("AWS_ENDPOINT_URL")) || isLoopback(os.Getenv("AWS_ENDPOINT_URL_DYNAMODB")) {
+		cfg.APIOptions = append(cfg.APIOptions, kumoExpressionFix)
+	}
 	return cfg, nil
+}
+
+// isLoopback reports whether endpoint is a URL on a loopback host, which is
+// where the local stand-ins listen.
+func isLoopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // Local returns a configuration for a stand-in at endpoint (such as
@@ -37,5 +58,6 @@ func Local(endpoint string) aws.Config {
 		RetryMaxAttempts: 3,
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
 		BaseEndpoint:     aws.String(endpoint),
+		APIOptions:       []func(*middleware.Stack) error{kumoExpressionFix},
 	}
 }

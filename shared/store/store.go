@@ -134,6 +134,11 @@ const (
 	skTranscript = "TRANSCRIPT#" // + Gong call id + "#" + 4-digit chunk number
 	skSkip       = "SKIP#"       // + Gong call id
 	skLease      = "LEASE#"      // + lease name
+	skDeal       = "DEAL#"       // + deal id: a deal workspace of the product
+	skDealKey    = "DEALKEY#"    // + key kind + "#" + value + "#" + deal id: deal lookup
+	skDealMap    = "DEALMAP"     // deals generation and remap progress
+	skPending    = "PENDING#"    // + Gong call id: calls whose transcript is pending
+	skSlot       = "SLOT#"       // + scheduler slot: claimed schedule runs, expire by TTL
 )
 
 // CallSK returns the sort key of a call item, so other packages can page

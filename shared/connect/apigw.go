@@ -1,0 +1,334 @@
+package connect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Routes of the OAuth function behind an API Gateway HTTP API (payload format
+// 2.0). Connect, disconnect and status need the JWT authorizer; the callback
+// works with or without it.
+const (
+	RouteConnect    = "GET /gong/connect"     // admin: redirect to Gong's authorize page
+	RouteCallback   = "GET /gong/callback"    // browser back from Gong: finish, redirect to the product
+	RouteDisconnect = "POST /gong/disconnect" // admin: stop syncs and delete the token
+	RouteStatus     = "GET /gong/status"      // member: connection and sync status as JSON
+)
+
+// BindingCookie is the cookie that ties a connection attempt to the browser
+// that started it.
+const BindingCookie = "gong_oauth_binding"
+
+// Claims names the JWT claims that carry the caller's tenant, role and
+// subject, and the role value of admins.
+type Claims struct {
+	Tenant    string // default "org_id"
+	Role      string // default "role"
+	Subject   string // default "sub"
+	AdminRole string // default "admin"
+}
+
+func (c Claims) withDefaults() Claims {
+	if c.Tenant == "" {
+		c.Tenant = "org_id"
+	}
+	if c.Role == "" {
+		c.Role = "role"
+	}
+	if c.Subject == "" {
+		c.Subject = "sub"
+	}
+	if c.AdminRole == "" {
+		c.AdminRole = "admin"
+	}
+	return c
+}
+
+// API serves the routes from API Gateway HTTP API events.
+type API struct {
+	Service *Service
+	Claims  Claims
+}
+
+// Handle routes one request. Every failure becomes an HTTP response, so the
+// returned error is always nil; it is there to fit lambda.Start.
+func (a *API) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	switch routeOf(req) {
+	case RouteConnect:
+		return a.connect(ctx, req), nil
+	case RouteCallback:
+		return a.callback(ctx, req), nil
+	case RouteDisconnect:
+		return a.disconnect(ctx, req), nil
+	case RouteStatus:
+		return a.status(ctx, req), nil
+	}
+	return jsonError(http.StatusNotFound, "no such route: use "+strings.Join([]string{RouteConnect, RouteCallback, RouteDisconnect, RouteStatus}, ", ")), nil
+}
+
+// routeOf returns the request's route. It uses the route key when API Gateway
+// matched one of the routes, and otherwise the method and the path's end, so
+// a catch-all route or a stage prefix also works.
+func routeOf(req events.APIGatewayV2HTTPRequest) string {
+	routes := []string{RouteConnect, RouteCallback, RouteDisconnect, RouteStatus}
+	for _, r := range routes {
+		if req.RouteKey == r {
+			return r
+		}
+	}
+	method := req.RequestContext.HTTP.Method
+	path := req.RawPath
+	if path == "" {
+		path = req.RequestContext.HTTP.Path
+	}
+	for _, r := range routes {
+		m, p, _ := strings.Cut(r, " ")
+		if method == m && (path == p || strings.HasSuffix(path, p)) {
+			return r
+		}
+	}
+	return ""
+}
+
+// caller reads the signed-in user from the JWT authorizer's claims, or
+// returns nil when the request has none.
+func (a *API) caller(req events.APIGatewayV2HTTPRequest) *Caller {
+	auth := req.RequestContext.Authorizer
+	if auth == nil || auth.JWT == nil || len(auth.JWT.Claims) == 0 {
+		return nil
+	}
+	names := a.Claims.withDefaults()
+	claims := auth.JWT.Claims
+	c := &Caller{
+		TenantID: claims[names.Tenant],
+		Subject:  claims[names.Subject],
+		Admin:    hasRole(claims[names.Role], names.AdminRole),
+	}
+	if c.TenantID == "" && c.Subject == "" {
+		return nil
+	}
+	return c
+}
+
+// hasRole reports whether a role claim contains role. API Gateway passes a
+// list claim as "[a b]"; a single role comes as is.
+func hasRole(claim, role string) bool {
+	claim = strings.TrimSpace(claim)
+	if claim == role {
+		return true
+	}
+	if strings.HasPrefix(claim, "[") && strings.HasSuffix(claim, "]") {
+		for _, r := range strings.FieldsFunc(claim[1:len(claim)-1], func(r rune) bool { return r == ' ' || r == ',' }) {
+			if strings.Trim(r, `"`) == role {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a *API) connect(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	c := a.caller(req)
+	if c == nil {
+		return a.serviceError(ctx, req, ErrUnauthenticated)
+	}
+	auth, err := a.Service.Connect(ctx, *c)
+	if err != nil {
+		return a.serviceError(ctx, req, err)
+	}
+	cookie := a.bindingCookie(auth.Binding, int(StateLifetime.Seconds()))
+	// A single-page app calls this route with fetch, which cannot follow a
+	// redirect to another site, so it may ask for the URL as JSON instead.
+	if strings.Contains(header(req, "accept"), "application/json") {
+		resp := jsonResponse(http.StatusOK, map[string]any{"authorizeUrl": auth.URL, "expiresAt": auth.Expires})
+		resp.Cookies = []string{cookie}
+		return resp
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: http.StatusFound,
+		Headers:    map[string]string{"Location": auth.URL, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+		Cookies:    []string{cookie},
+	}
+}
+
+func (a *API) callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	// The raw query string keeps repeated parameters apart, which the
+	// parsed map joins with commas.
+	q, err := url.ParseQuery(req.RawQueryString)
+	if err != nil || len(q["state"]) > 1 || len(q["code"]) > 1 {
+		return statePage(StateUnknown)
+	}
+	out, err := a.Service.Callback(ctx, CallbackRequest{
+		State:   q.Get("state"),
+		Code:    q.Get("code"),
+		Error:   q.Get("error"),
+		Binding: cookieValue(req, BindingCookie),
+		Caller:  a.caller(req),
+	})
+	var se *StateError
+	if errors.As(err, &se) {
+		return statePage(se.Problem)
+	}
+	if err != nil {
+		a.Service.logger().ErrorContext(ctx, "gong callback failed", "tenant_id", out.TenantID, "request_id", req.RequestContext.RequestID, "error", err)
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: http.StatusFound,
+		Headers:    map[string]string{"Location": a.Service.ReturnURL(out), "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+		Cookies:    []string{a.bindingCookie("", -1)},
+	}
+}
+
+func (a *API) disconnect(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	c := a.caller(req)
+	if c == nil {
+		return a.serviceError(ctx, req, ErrUnauthenticated)
+	}
+	if err := a.Service.Disconnect(ctx, *c); err != nil {
+		return a.serviceError(ctx, req, err)
+	}
+	return jsonResponse(http.StatusOK, map[string]string{"status": "disconnected"})
+}
+
+func (a *API) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	c := a.caller(req)
+	if c == nil {
+		return a.serviceError(ctx, req, ErrUnauthenticated)
+	}
+	st, err := a.Service.Status(ctx, *c)
+	if err != nil {
+		return a.serviceError(ctx, req, err)
+	}
+	return jsonResponse(http.StatusOK, st)
+}
+
+// serviceError maps a service error to a response. Internal errors are logged,
+// and the response carries a generic message with the request id.
+func (a *API) serviceError(ctx context.Context, req events.APIGatewayV2HTTPRequest, err error) events.APIGatewayV2HTTPResponse {
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		return jsonError(http.StatusUnauthorized, "sign in to the product first: the request has no user claims")
+	case errors.Is(err, ErrForbidden):
+		return jsonError(http.StatusForbidden, "only an admin of the organization can connect or disconnect Gong")
+	}
+	a.Service.logger().ErrorContext(ctx, "gong connection request failed", "route", req.RouteKey, "request_id", req.RequestContext.RequestID, "error", err)
+	return jsonError(http.StatusInternalServerError, "internal error, request id "+req.RequestContext.RequestID+": try again, and contact support if it persists")
+}
+
+// bindingCookie returns a Set-Cookie value for the binding cookie, scoped to
+// the callback path; maxAge < 0 deletes it. The cookie is Lax so the browser
+// sends it on the top-level redirect back from Gong.
+func (a *API) bindingCookie(value string, maxAge int) string {
+	path := "/"
+	secure := true
+	if u, err := url.Parse(a.Service.config().RedirectURI); err == nil {
+		if u.Path != "" {
+			path = u.Path
+		}
+		secure = u.Scheme == "https"
+	}
+	c := &http.Cookie{
+		Name:     BindingCookie,
+		Value:    value,
+		Path:     path,
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	return c.String()
+}
+
+// cookieValue returns the named cookie of the request. Payload format 2.0
+// puts cookies in their own field; a Cookie header is read too.
+func cookieValue(req events.APIGatewayV2HTTPRequest, name string) string {
+	lines := append([]string(nil), req.Cookies...)
+	if h := header(req, "cookie"); h != "" {
+		lines = append(lines, h)
+	}
+	for _, line := range lines {
+		cookies, err := http.ParseCookie(line)
+		if err != nil {
+			continue
+		}
+		for _, c := range cookies {
+			if c.Name == name {
+				return c.Value
+			}
+		}
+	}
+	return ""
+}
+
+// header returns a request header; API Gateway lower-cases header names.
+func header(req events.APIGatewayV2HTTPRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func jsonResponse(status int, body any) events.APIGatewayV2HTTPResponse {
+	b, err := json.Marshal(body)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal error: response could not be encoded"}`)
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(b),
+	}
+}
+
+func jsonError(status int, msg string) events.APIGatewayV2HTTPResponse {
+	return jsonResponse(status, map[string]string{"error": msg})
+}
+
+// statePages explains each rejected state to the admin. The page shows no
+// request input.
+var statePages = map[StateProblem]string{
+	StateMissing:    "The link has no state parameter, so it did not come from Gong's authorization page.",
+	StateUnknown:    "This connection link is not valid or has already been used.",
+	StateExpired:    "This connection link expired: approve the connection in Gong within 10 minutes of starting it.",
+	StateMismatched: "This connection was started by another user or in another browser.",
+}
+
+var statePageTemplate = template.Must(template.New("state").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Gong connection failed</title></head>
+<body><h1>Gong was not connected</h1><p>{{.}}</p>
+<p>Nothing was stored. Go back to the settings page and connect Gong again.</p></body></html>
+`))
+
+func statePage(problem StateProblem) events.APIGatewayV2HTTPResponse {
+	var b strings.Builder
+	msg, ok := statePages[problem]
+	if !ok {
+		msg = statePages[StateUnknown]
+	}
+	if err := statePageTemplate.Execute(&b, msg); err != nil {
+		b.Reset()
+		fmt.Fprint(&b, "Gong was not connected: the connection link is not valid.")
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: http.StatusBadRequest,
+		Headers: map[string]string{
+			"Content-Type":            "text/html; charset=utf-8",
+			"Cache-Control":           "no-store",
+			"Content-Security-Policy": "default-src 'none'",
+			"Referrer-Policy":         "no-referrer",
+			"X-Content-Type-Options":  "nosniff",
+		},
+		Body: b.String(),
+	}
+}

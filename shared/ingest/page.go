@@ -1,0 +1,222 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dealdesk/gongingest/shared/calls"
+	"github.com/dealdesk/gongingest/shared/gong"
+	"github.com/dealdesk/gongingest/shared/queue"
+	"github.com/dealdesk/gongingest/shared/store"
+)
+
+// page processes one page of calls from Gong. Skipping a call never affects
+// paging: the Gong client asks for the next page whatever this returns,
+// unless it is an error.
+func (r *run) page(ctx context.Context, page []gong.Call) error {
+	if err := r.checkTenant(ctx); err != nil {
+		return err
+	}
+	if err := r.checkDeadline(); err != nil {
+		return err
+	}
+	fetchedAt := r.e.now()
+	var fresh []calls.Call
+	for _, gc := range page {
+		if gc.ID == "" || r.seen[gc.ID] {
+			continue
+		}
+		r.seen[gc.ID] = true
+		r.sum.CallsSeen++
+		fresh = append(fresh, ConvertCall(r.t.ID(), gc, fetchedAt))
+	}
+	ids := make([]string, len(fresh))
+	for i, c := range fresh {
+		ids[i] = c.CallID
+	}
+	states, err := r.t.TranscriptStates(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read transcript states: %w", err)
+	}
+
+	var kept []calls.Call
+	for _, c := range fresh {
+		st, stored := states[c.CallID]
+		if r.msg.Kind == queue.KindContinue && stored && final(st) {
+			// Written by the interrupted run or an earlier one.
+			continue
+		}
+		reason := r.classify(c)
+		if reason != "" {
+			if err := r.skip(ctx, c, reason, stored); err != nil {
+				return err
+			}
+			continue
+		}
+		if stored {
+			c.Transcript = st
+		} else {
+			c.Transcript = calls.TranscriptState{Status: calls.TranscriptPending}
+		}
+		kept = append(kept, c)
+	}
+	if err := r.writeCalls(ctx, kept); err != nil {
+		return err
+	}
+
+	var need []string
+	participants := map[string][]calls.Participant{}
+	for _, c := range kept {
+		if final(c.Transcript) {
+			continue
+		}
+		need = append(need, c.CallID)
+		participants[c.CallID] = c.Participants
+		if _, ok := r.pending[c.CallID]; !ok && !c.Transcript.FirstMissingAt.IsZero() {
+			// Keeps the retry period counting from the first miss.
+			r.pending[c.CallID] = store.PendingTranscript{CallID: c.CallID, Started: c.Started, FirstMissingAt: c.Transcript.FirstMissingAt}
+		}
+	}
+	if err := r.fetchTranscripts(ctx, need, participants); err != nil {
+		return err
+	}
+	return r.checkDeadline()
+}
+
+func final(st calls.TranscriptState) bool {
+	return st.Status == calls.TranscriptComplete || st.Status == calls.TranscriptNone
+}
+
+// classify returns why the call is not ingested, or "" to keep it.
+func (r *run) classify(c calls.Call) string {
+	if !r.users.includes(c) {
+		return calls.SkipNoTenantUser
+	}
+	if c.IsPrivate && !r.rec.Settings.IncludePrivate {
+		return calls.SkipPrivate
+	}
+	if r.scope != nil && !r.scope.includes(c) {
+		return calls.SkipUserScope
+	}
+	return ""
+}
+
+// skip records why a call is not ingested. A stored call that turned private
+// is removed. A stored call outside a backfill's user scope or without a
+// current user is left as it is, because an earlier run kept it.
+func (r *run) skip(ctx context.Context, c calls.Call, reason string, stored bool) error {
+	r.sum.Skipped[reason]++
+	if stored {
+		if reason != calls.SkipPrivate {
+			return nil
+		}
+		if err := r.deleteCall(ctx, c.CallID); err != nil {
+			return err
+		}
+	}
+	sk := store.Skip{
+		CallID: c.CallID, Reason: reason, Title: c.Title, Started: c.Started,
+		SeenAt: c.SyncedAt, JobID: r.msg.JobID, Detail: skipDetail(c, reason),
+	}
+	if err := r.t.PutSkip(ctx, sk); err != nil {
+		return fmt.Errorf("record skip of call %s: %w", c.CallID, err)
+	}
+	return nil
+}
+
+func (r *run) deleteCall(ctx context.Context, callID string) error {
+	if err := r.t.DeleteCall(ctx, callID); err != nil {
+		return fmt.Errorf("remove call %s that turned private: %w", callID, err)
+	}
+	r.log.Info("stored call turned private and was removed", "call_id", callID)
+	return nil
+}
+
+func skipDetail(c calls.Call, reason string) string {
+	switch reason {
+	case calls.SkipNoTenantUser:
+		return fmt.Sprintf("none of %d participant(s) is an active user of the organization", len(c.Participants))
+	case calls.SkipPrivate:
+		return "private in Gong; the organization excludes private calls"
+	case calls.SkipUserScope:
+		return "no participant is one of the users this backfill reads"
+	}
+	return ""
+}
+
+// writeCalls stores the kept calls and maps them to deals, a few at a time.
+func (r *run) writeCalls(ctx context.Context, kept []calls.Call) error {
+	return r.forEach(ctx, len(kept), func(ctx context.Context, i int) error {
+		c := kept[i]
+		w, err := r.t.WriteCall(ctx, c)
+		if err != nil {
+			return fmt.Errorf("write call %s: %w", c.CallID, err)
+		}
+		if w.Created {
+			// A call skipped earlier may qualify now, for example after a
+			// user joined; its skip record no longer applies.
+			if err := r.t.DeleteSkip(ctx, c.CallID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("clear skip of call %s: %w", c.CallID, err)
+			}
+		}
+		r.mu.Lock()
+		switch {
+		case w.Created:
+			r.sum.Ingested++
+		case w.Changed:
+			r.sum.Updated++
+		}
+		r.mu.Unlock()
+		if r.e.Mapper != nil && w.Changed {
+			// A mapping failure never blocks ingestion: the call is stored
+			// and the failure is logged for the mapping to be redone.
+			if _, err := r.e.Mapper.MapCall(ctx, r.t, c); err != nil {
+				r.log.Warn("deal mapping failed", "call_id", c.CallID, "error", err)
+			}
+		}
+		return nil
+	})
+}
+
+// forEach runs fn for 0..n-1 on a few goroutines and returns the first error.
+func (r *run) forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	workers := r.e.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+		next     = make(chan int)
+	)
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
