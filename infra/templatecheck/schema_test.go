@@ -29,13 +29,13 @@ func loadTemplate(tb testing.TB) *Template {
 	return tmpl
 }
 
-// samSchemaPath returns the SAM schema's path: $SAM_SCHEMA, or sam.schema.json
-// in the shared folder beside the repository.
+// samSchemaPath returns the SAM schema's path: $SAM_SCHEMA, or the copy of
+// AWS's schema in testdata.
 func samSchemaPath(tb testing.TB) string {
 	if p := os.Getenv("SAM_SCHEMA"); p != "" {
 		return p
 	}
-	return filepath.Join(repoRoot(tb), "..", "shared", "sam.schema.json")
+	return filepath.Join("testdata", "sam.schema.json")
 }
 
 // loadSAMSchema compiles the SAM schema, or skips the test when the file is

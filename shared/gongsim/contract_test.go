@@ -40,25 +40,12 @@ var looseValues = map[string][]string{
 }
 
 // specPath returns the OpenAPI document's path: the environment variable,
-// else gong-openapi.json in the "shared" folder beside the module root.
+// else the copy of Gong's published spec in testdata.
 func specPath(t *testing.T) string {
 	if p := os.Getenv(specEnv); p != "" {
 		return p
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "gong-openapi.json")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "gong-openapi.json"
-		}
-		dir = parent
-	}
+	return filepath.Join("testdata", "gong-openapi.json")
 }
 
 // openAPI is the converted document: JSON Schemas under $defs, and the
