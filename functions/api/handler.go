@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/dealdesk/gongingest/shared/awsenv"
+	"github.com/dealdesk/gongingest/shared/httpapi"
+	"github.com/dealdesk/gongingest/shared/lambdaenv"
 	"github.com/dealdesk/gongingest/shared/mapping"
 	"github.com/dealdesk/gongingest/shared/readapi"
 	"github.com/dealdesk/gongingest/shared/store"
@@ -28,13 +27,12 @@ func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // TABLE_NAME, CLAIM_TENANT, CLAIM_SUBJECT, CLAIM_ROLE, ADMIN_ROLE and
 // LOG_LEVEL.
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
-	logger := newLogger(getenv("LOG_LEVEL"))
-	awsCfg, err := awsenv.Load(ctx)
+	logger := lambdaenv.NewLogger(getenv("LOG_LEVEL"))
+	env, err := lambdaenv.LoadAWS(ctx, getenv("TABLE_NAME"))
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), getenv("TABLE_NAME"))
-	return newHandlerWithStore(st, getenv, logger), nil
+	return newHandlerWithStore(env.Store, getenv, logger), nil
 }
 
 // newHandlerWithStore builds the handler over a given store, for tests.
@@ -43,23 +41,6 @@ func newHandlerWithStore(st *store.Store, getenv func(string) string, logger *sl
 		Store:  st,
 		Mapper: mapping.New(logger),
 		Logger: logger,
-		Claims: readapi.Claims{
-			Tenant:    getenv("CLAIM_TENANT"),
-			Subject:   getenv("CLAIM_SUBJECT"),
-			Role:      getenv("CLAIM_ROLE"),
-			AdminRole: getenv("ADMIN_ROLE"),
-		},
+		Claims: httpapi.ClaimsFromEnv(getenv),
 	}}
-}
-
-// newLogger returns a JSON logger at LOG_LEVEL (debug, info, warn or error;
-// default info), and makes it the default logger.
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
-		l = slog.LevelInfo
-	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
-	slog.SetDefault(logger)
-	return logger
 }

@@ -7,16 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
-	"github.com/dealdesk/gongingest/shared/awsenv"
 	"github.com/dealdesk/gongingest/shared/backfill"
-	"github.com/dealdesk/gongingest/shared/queue"
-	"github.com/dealdesk/gongingest/shared/store"
+	"github.com/dealdesk/gongingest/shared/lambdaenv"
 )
 
 // service is the part of *backfill.Service the handler uses.
@@ -34,21 +28,21 @@ type handler struct {
 // BACKFILL_MAX_DAYS, USER_BACKFILL_DAYS, DAILY_REQUEST_BUDGET and LOG_LEVEL
 // with getenv and builds the handler.
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
-	logger := newLogger(getenv("LOG_LEVEL"))
-	queueURL := getenv("INGEST_QUEUE_URL")
-	if queueURL == "" {
-		return nil, errors.New("INGEST_QUEUE_URL is empty: set it to the URL of the FIFO ingest queue")
+	logger := lambdaenv.NewLogger(getenv("LOG_LEVEL"))
+	queueURL, err := lambdaenv.Required(getenv, "INGEST_QUEUE_URL", "set it to the URL of the FIFO ingest queue")
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := backfill.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsenv.Load(ctx)
+
+	env, err := lambdaenv.LoadAWS(ctx, getenv("TABLE_NAME"))
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), getenv("TABLE_NAME"))
-	svc := backfill.New(st, &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: queueURL}, cfg)
+	svc := backfill.New(env.Store, env.Sender(queueURL), cfg)
 	svc.Logger = logger
 	return &handler{svc: svc, logger: logger}, nil
 }
@@ -122,12 +116,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
 }

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/dealdesk/gongingest/shared/awsenv"
 	"github.com/dealdesk/gongingest/shared/backfill"
 	"github.com/dealdesk/gongingest/shared/connect"
 	"github.com/dealdesk/gongingest/shared/ingest"
+	"github.com/dealdesk/gongingest/shared/lambdaenv"
 	"github.com/dealdesk/gongingest/shared/mapping"
-	"github.com/dealdesk/gongingest/shared/queue"
 	"github.com/dealdesk/gongingest/shared/store"
 	"github.com/dealdesk/gongingest/shared/tokens"
 )
@@ -31,25 +26,27 @@ type handler struct {
 // DEEP_LOOKBACK, TRANSCRIPT_RETRY, DAILY_REQUEST_BUDGET and LOG_LEVEL with
 // getenv and builds the handler.
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
-	logger := newLogger(getenv("LOG_LEVEL"))
-	queueURL := getenv("INGEST_QUEUE_URL")
-	if queueURL == "" {
-		return nil, errors.New("INGEST_QUEUE_URL is empty: set it to the URL of the FIFO ingest queue")
+	logger := lambdaenv.NewLogger(getenv("LOG_LEVEL"))
+	queueURL, err := lambdaenv.Required(getenv, "INGEST_QUEUE_URL", "set it to the URL of the FIFO ingest queue")
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := backfill.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsenv.Load(ctx)
+
+	env, err := lambdaenv.LoadAWS(ctx, getenv("TABLE_NAME"))
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), getenv("TABLE_NAME"))
-	sender := &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: queueURL}
-	tm, err := tokenManager(ctx, getenv, secretsmanager.NewFromConfig(awsCfg), st, logger)
+	st := env.Store
+	sender := env.Sender(queueURL)
+	tm, err := tokenManager(ctx, getenv, secretsmanager.NewFromConfig(env.Config), st, logger)
 	if err != nil {
 		return nil, err
 	}
+
 	svc := backfill.New(st, sender, cfg)
 	svc.Logger = logger
 	engine := &ingest.Engine{Store: st, Tokens: tm, Logger: logger, Sender: sender, Budget: svc.Budget}
@@ -67,24 +64,12 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	return &handler{&ingest.Consumer{Engine: engine, Store: st, Logger: logger}}, nil
 }
 
-// newLogger returns a JSON logger at LOG_LEVEL (debug, info, warn or error;
-// default info) and makes it the default.
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
-		l = slog.LevelInfo
-	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
-	slog.SetDefault(logger)
-	return logger
-}
-
 // tokenManager builds the tenants' token manager. It reads the OAuth client
 // secret once, at cold start, because refreshing a token needs it.
 func tokenManager(ctx context.Context, getenv func(string) string, sm *secretsmanager.Client, st *store.Store, logger *slog.Logger) (*tokens.Manager, error) {
-	clientID := getenv("GONG_CLIENT_ID")
-	if clientID == "" {
-		return nil, errors.New("GONG_CLIENT_ID is empty: set it to the Gong app's client id")
+	clientID, err := lambdaenv.Required(getenv, "GONG_CLIENT_ID", "set it to the Gong app's client id")
+	if err != nil {
+		return nil, err
 	}
 	secret, err := connect.SecretsManagerSecret{API: sm, SecretID: getenv("GONG_CLIENT_SECRET_ID")}.ClientSecret(ctx)
 	if err != nil {

@@ -3,21 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/dealdesk/gongingest/shared/awsenv"
 	"github.com/dealdesk/gongingest/shared/backfill"
 	"github.com/dealdesk/gongingest/shared/connect"
-	"github.com/dealdesk/gongingest/shared/queue"
-	"github.com/dealdesk/gongingest/shared/store"
+	"github.com/dealdesk/gongingest/shared/httpapi"
+	"github.com/dealdesk/gongingest/shared/lambdaenv"
 	"github.com/dealdesk/gongingest/shared/tokens"
 )
 
@@ -33,31 +28,34 @@ func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 // newHandler builds the handler from the environment that getenv reads.
 func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
-	logger := newLogger(getenv("LOG_LEVEL"))
+	logger := lambdaenv.NewLogger(getenv("LOG_LEVEL"))
 	cfg, err := configFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsenv.Load(ctx)
+
+	env, err := lambdaenv.LoadAWS(ctx, getenv("TABLE_NAME"))
 	if err != nil {
 		return nil, err
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg)
-	st := store.New(dynamodb.NewFromConfig(awsCfg), getenv("TABLE_NAME"))
+	sm := secretsmanager.NewFromConfig(env.Config)
+	st := env.Store
 	prefix := getenv("TOKEN_SECRET_PREFIX")
 	if prefix == "" {
 		prefix = tokens.DefaultPrefix
 	}
-	queueURL := getenv("INGEST_QUEUE_URL")
-	if queueURL == "" {
-		return nil, fmt.Errorf("INGEST_QUEUE_URL is empty: set it to the URL of the FIFO ingest queue, where the initial backfill is queued")
+
+	queueURL, err := lambdaenv.Required(getenv, "INGEST_QUEUE_URL", "set it to the URL of the FIFO ingest queue, where the initial backfill is queued")
+	if err != nil {
+		return nil, err
 	}
 	bfCfg, err := backfill.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	bf := backfill.New(st, &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: queueURL}, bfCfg)
+	bf := backfill.New(st, env.Sender(queueURL), bfCfg)
 	bf.Logger = logger
+
 	svc := &connect.Service{
 		Config:   cfg,
 		Store:    st,
@@ -66,7 +64,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		Backfill: bf,
 		Logger:   logger,
 	}
-	return &handler{api: &connect.API{Service: svc, Claims: claimsFromEnv(getenv)}}, nil
+	return &handler{api: &connect.API{Service: svc, Claims: httpapi.ClaimsFromEnv(getenv)}}, nil
 }
 
 // configFromEnv reads the OAuth and product settings.
@@ -84,8 +82,8 @@ func configFromEnv(getenv func(string) string) (connect.Config, error) {
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = connect.DefaultTokenURL
 	}
-	if getenv("GONG_CLIENT_SECRET_ID") == "" {
-		return cfg, fmt.Errorf("GONG_CLIENT_SECRET_ID is empty: set it to the name or ARN of the secret holding the Gong app's client secret")
+	if _, err := lambdaenv.Required(getenv, "GONG_CLIENT_SECRET_ID", "set it to the name or ARN of the secret holding the Gong app's client secret"); err != nil {
+		return cfg, err
 	}
 	ints := []struct {
 		env string
@@ -120,26 +118,4 @@ func positiveInt(getenv func(string) string, name string, def int64) (int64, err
 		return 0, fmt.Errorf("%s=%q is not a positive integer: set a whole number such as %d", name, raw, def)
 	}
 	return v, nil
-}
-
-// claimsFromEnv reads the JWT claim names; empty values take the defaults.
-func claimsFromEnv(getenv func(string) string) connect.Claims {
-	return connect.Claims{
-		Tenant:    getenv("CLAIM_TENANT"),
-		Role:      getenv("CLAIM_ROLE"),
-		Subject:   getenv("CLAIM_SUBJECT"),
-		AdminRole: getenv("ADMIN_ROLE"),
-	}
-}
-
-// newLogger returns a JSON logger at LOG_LEVEL (debug, info, warn or error;
-// default info), and makes it the default logger.
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
-		l = slog.LevelInfo
-	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
-	slog.SetDefault(logger)
-	return logger
 }

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -11,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/dealdesk/gongingest/shared/httpapi"
 )
 
 // Routes of the OAuth function behind an API Gateway HTTP API (payload format
@@ -27,35 +28,10 @@ const (
 // that started it.
 const BindingCookie = "gong_oauth_binding"
 
-// Claims names the JWT claims that carry the caller's tenant, role and
-// subject, and the role value of admins.
-type Claims struct {
-	Tenant    string // default "org_id"
-	Role      string // default "role"
-	Subject   string // default "sub"
-	AdminRole string // default "admin"
-}
-
-func (c Claims) withDefaults() Claims {
-	if c.Tenant == "" {
-		c.Tenant = "org_id"
-	}
-	if c.Role == "" {
-		c.Role = "role"
-	}
-	if c.Subject == "" {
-		c.Subject = "sub"
-	}
-	if c.AdminRole == "" {
-		c.AdminRole = "admin"
-	}
-	return c
-}
-
 // API serves the routes from API Gateway HTTP API events.
 type API struct {
 	Service *Service
-	Claims  Claims
+	Claims  httpapi.Claims
 }
 
 // Handle routes one request. Every failure becomes an HTTP response, so the
@@ -71,7 +47,7 @@ func (a *API) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (e
 	case RouteStatus:
 		return a.status(ctx, req), nil
 	}
-	return jsonError(http.StatusNotFound, "no such route: use "+strings.Join([]string{RouteConnect, RouteCallback, RouteDisconnect, RouteStatus}, ", ")), nil
+	return httpapi.Error(http.StatusNotFound, "no such route: use "+strings.Join([]string{RouteConnect, RouteCallback, RouteDisconnect, RouteStatus}, ", ")), nil
 }
 
 // routeOf returns the request's route. It uses the route key when API Gateway
@@ -85,10 +61,7 @@ func routeOf(req events.APIGatewayV2HTTPRequest) string {
 		}
 	}
 	method := req.RequestContext.HTTP.Method
-	path := req.RawPath
-	if path == "" {
-		path = req.RequestContext.HTTP.Path
-	}
+	path := httpapi.Path(req)
 	for _, r := range routes {
 		m, p, _ := strings.Cut(r, " ")
 		if method == m && (path == p || strings.HasSuffix(path, p)) {
@@ -98,41 +71,14 @@ func routeOf(req events.APIGatewayV2HTTPRequest) string {
 	return ""
 }
 
-// caller reads the signed-in user from the JWT authorizer's claims, or
-// returns nil when the request has none.
+// caller returns the signed-in user named by the JWT authorizer's claims, or
+// nil when the request has no claims or they name neither tenant nor subject.
 func (a *API) caller(req events.APIGatewayV2HTTPRequest) *Caller {
-	auth := req.RequestContext.Authorizer
-	if auth == nil || auth.JWT == nil || len(auth.JWT.Claims) == 0 {
+	u, ok := a.Claims.Caller(req)
+	if !ok || (u.TenantID == "" && u.Subject == "") {
 		return nil
 	}
-	names := a.Claims.withDefaults()
-	claims := auth.JWT.Claims
-	c := &Caller{
-		TenantID: claims[names.Tenant],
-		Subject:  claims[names.Subject],
-		Admin:    hasRole(claims[names.Role], names.AdminRole),
-	}
-	if c.TenantID == "" && c.Subject == "" {
-		return nil
-	}
-	return c
-}
-
-// hasRole reports whether a role claim contains role. API Gateway passes a
-// list claim as "[a b]"; a single role comes as is.
-func hasRole(claim, role string) bool {
-	claim = strings.TrimSpace(claim)
-	if claim == role {
-		return true
-	}
-	if strings.HasPrefix(claim, "[") && strings.HasSuffix(claim, "]") {
-		for _, r := range strings.FieldsFunc(claim[1:len(claim)-1], func(r rune) bool { return r == ' ' || r == ',' }) {
-			if strings.Trim(r, `"`) == role {
-				return true
-			}
-		}
-	}
-	return false
+	return &Caller{TenantID: u.TenantID, Subject: u.Subject, Admin: u.Admin}
 }
 
 func (a *API) connect(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
@@ -147,8 +93,8 @@ func (a *API) connect(ctx context.Context, req events.APIGatewayV2HTTPRequest) e
 	cookie := a.bindingCookie(auth.Binding, int(StateLifetime.Seconds()))
 	// A single-page app calls this route with fetch, which cannot follow a
 	// redirect to another site, so it may ask for the URL as JSON instead.
-	if strings.Contains(header(req, "accept"), "application/json") {
-		resp := jsonResponse(http.StatusOK, map[string]any{"authorizeUrl": auth.URL, "expiresAt": auth.Expires})
+	if strings.Contains(httpapi.Header(req, "accept"), "application/json") {
+		resp := httpapi.JSON(http.StatusOK, map[string]any{"authorizeUrl": auth.URL, "expiresAt": auth.Expires})
 		resp.Cookies = []string{cookie}
 		return resp
 	}
@@ -195,7 +141,7 @@ func (a *API) disconnect(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := a.Service.Disconnect(ctx, *c); err != nil {
 		return a.serviceError(ctx, req, err)
 	}
-	return jsonResponse(http.StatusOK, map[string]string{"status": "disconnected"})
+	return httpapi.JSON(http.StatusOK, map[string]string{"status": "disconnected"})
 }
 
 func (a *API) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
@@ -207,7 +153,7 @@ func (a *API) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) ev
 	if err != nil {
 		return a.serviceError(ctx, req, err)
 	}
-	return jsonResponse(http.StatusOK, st)
+	return httpapi.JSON(http.StatusOK, st)
 }
 
 // serviceError maps a service error to a response. Internal errors are logged,
@@ -215,12 +161,12 @@ func (a *API) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) ev
 func (a *API) serviceError(ctx context.Context, req events.APIGatewayV2HTTPRequest, err error) events.APIGatewayV2HTTPResponse {
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
-		return jsonError(http.StatusUnauthorized, "sign in to the product first: the request has no user claims")
+		return httpapi.Error(http.StatusUnauthorized, "sign in to the product first: the request has no user claims")
 	case errors.Is(err, ErrForbidden):
-		return jsonError(http.StatusForbidden, "only an admin of the organization can connect or disconnect Gong")
+		return httpapi.Error(http.StatusForbidden, "only an admin of the organization can connect or disconnect Gong")
 	}
 	a.Service.logger().ErrorContext(ctx, "gong connection request failed", "route", req.RouteKey, "request_id", req.RequestContext.RequestID, "error", err)
-	return jsonError(http.StatusInternalServerError, "internal error, request id "+req.RequestContext.RequestID+": try again, and contact support if it persists")
+	return httpapi.Error(http.StatusInternalServerError, "internal error, request id "+req.RequestContext.RequestID+": try again, and contact support if it persists")
 }
 
 // bindingCookie returns a Set-Cookie value for the binding cookie, scoped to
@@ -251,7 +197,7 @@ func (a *API) bindingCookie(value string, maxAge int) string {
 // puts cookies in their own field; a Cookie header is read too.
 func cookieValue(req events.APIGatewayV2HTTPRequest, name string) string {
 	lines := append([]string(nil), req.Cookies...)
-	if h := header(req, "cookie"); h != "" {
+	if h := httpapi.Header(req, "cookie"); h != "" {
 		lines = append(lines, h)
 	}
 	for _, line := range lines {
@@ -266,33 +212,6 @@ func cookieValue(req events.APIGatewayV2HTTPRequest, name string) string {
 		}
 	}
 	return ""
-}
-
-// header returns a request header; API Gateway lower-cases header names.
-func header(req events.APIGatewayV2HTTPRequest, name string) string {
-	for k, v := range req.Headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
-
-func jsonResponse(status int, body any) events.APIGatewayV2HTTPResponse {
-	b, err := json.Marshal(body)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"internal error: response could not be encoded"}`)
-	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
-		Body:       string(b),
-	}
-}
-
-func jsonError(status int, msg string) events.APIGatewayV2HTTPResponse {
-	return jsonResponse(status, map[string]string{"error": msg})
 }
 
 // statePages explains each rejected state to the admin. The page shows no

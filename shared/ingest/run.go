@@ -84,7 +84,7 @@ func (r *run) execute(ctx context.Context) error {
 		if stop := r.checkTenant(ctx); stop != nil {
 			return stop
 		}
-		return fmt.Errorf("Gong credentials of tenant %s: %w", r.t.ID(), err)
+		return fmt.Errorf("get Gong credentials of tenant %s: %w", r.t.ID(), err)
 	}
 	opts := []gong.Option{
 		gong.WithLimiter(gong.LimiterFor(baseURL)),
@@ -93,7 +93,7 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.client, err = gong.New(baseURL, hc, append(opts, r.e.GongOptions...)...)
 	if err != nil {
-		return fmt.Errorf("Gong client of tenant %s: %w", r.t.ID(), err)
+		return fmt.Errorf("build Gong client of tenant %s: %w", r.t.ID(), err)
 	}
 	if err := r.loadUsers(ctx); err != nil {
 		return err

@@ -100,7 +100,8 @@ func TestSlot(t *testing.T) {
 
 func TestDeduplicationID(t *testing.T) {
 	sync := queue.Message{TenantID: "org-1", Epoch: 1, Kind: queue.KindSync, Slot: "2026-03-01T10:00Z"}
-	if queue.DeduplicationID(sync) != queue.DeduplicationID(sync) {
+	again := sync
+	if queue.DeduplicationID(sync) != queue.DeduplicationID(again) {
 		t.Error("same sync gives different ids")
 	}
 	other := sync

@@ -18,7 +18,6 @@ package readapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/dealdesk/gongingest/shared/httpapi"
 	"github.com/dealdesk/gongingest/shared/mapping"
 	"github.com/dealdesk/gongingest/shared/store"
 )
@@ -55,36 +55,11 @@ const (
 // is finished by the next ingest run.
 const DefaultRemapBudget = 10 * time.Second
 
-// Claims names the JWT claims that carry the caller's tenant, subject and
-// role, and the role value of admins.
-type Claims struct {
-	Tenant    string // default "org_id"
-	Subject   string // default "sub"
-	Role      string // default "role"
-	AdminRole string // default "admin"
-}
-
-func (c Claims) withDefaults() Claims {
-	if c.Tenant == "" {
-		c.Tenant = "org_id"
-	}
-	if c.Subject == "" {
-		c.Subject = "sub"
-	}
-	if c.Role == "" {
-		c.Role = "role"
-	}
-	if c.AdminRole == "" {
-		c.AdminRole = "admin"
-	}
-	return c
-}
-
 // API serves the routes. Store and Mapper are required.
 type API struct {
 	Store       *store.Store
 	Mapper      *mapping.Mapper
-	Claims      Claims
+	Claims      httpapi.Claims
 	Logger      *slog.Logger     // slog.Default() when nil
 	Now         func() time.Time // time.Now when nil; decides whether media URLs expired
 	RemapBudget time.Duration    // DefaultRemapBudget when zero
@@ -123,7 +98,7 @@ func forbidden(format string, args ...any) *apiError {
 func (a *API) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	route, params := matchRoute(req)
 	if route == "" {
-		return errorResponse(notFound("", "no route for %s %s: use one of %s", req.RequestContext.HTTP.Method, requestPath(req), strings.Join(routes, ", "))), nil
+		return errorResponse(notFound("", "no route for %s %s: use one of %s", req.RequestContext.HTTP.Method, httpapi.Path(req), strings.Join(routes, ", "))), nil
 	}
 	c, aerr := a.caller(req)
 	if aerr != nil {
@@ -155,7 +130,7 @@ func (a *API) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (e
 		log.ErrorContext(ctx, "request failed", "error", err, "call_id", params["callId"], "deal_id", params["dealId"])
 		return errorResponse(&apiError{status: http.StatusInternalServerError, message: "internal error: retry later"}), nil
 	}
-	return jsonResponse(status, body), nil
+	return httpapi.JSON(status, body), nil
 }
 
 func (a *API) logger() *slog.Logger {
@@ -174,38 +149,19 @@ func (a *API) now() time.Time {
 
 // caller reads the tenant, subject and role from the JWT authorizer's claims.
 func (a *API) caller(req events.APIGatewayV2HTTPRequest) (caller, *apiError) {
-	names := a.Claims.withDefaults()
-	auth := req.RequestContext.Authorizer
-	if auth == nil || auth.JWT == nil {
+	u, ok := a.Claims.Caller(req)
+	if !ok {
 		return caller{}, forbidden("the request carries no JWT claims: call the API through its JWT authorizer")
 	}
-	claims := auth.JWT.Claims
-	tenantID := claims[names.Tenant]
-	if tenantID == "" {
-		return caller{}, forbidden("the token has no %s claim: sign in to an organization", names.Tenant)
+	tenantClaim := a.Claims.WithDefaults().Tenant
+	if u.TenantID == "" {
+		return caller{}, forbidden("the token has no %s claim: sign in to an organization", tenantClaim)
 	}
-	t, err := a.Store.Tenant(tenantID)
+	t, err := a.Store.Tenant(u.TenantID)
 	if err != nil {
-		return caller{}, forbidden("the token's %s claim is not a valid organization id", names.Tenant)
+		return caller{}, forbidden("the token's %s claim is not a valid organization id", tenantClaim)
 	}
-	return caller{tenant: t, subject: claims[names.Subject], admin: hasRole(claims[names.Role], names.AdminRole)}, nil
-}
-
-// hasRole reports whether a role claim contains role. API Gateway passes a
-// list claim as "[a b]"; a single role comes as is.
-func hasRole(claim, role string) bool {
-	claim = strings.TrimSpace(claim)
-	if claim == role {
-		return true
-	}
-	if strings.HasPrefix(claim, "[") && strings.HasSuffix(claim, "]") {
-		for _, r := range strings.FieldsFunc(claim[1:len(claim)-1], func(r rune) bool { return r == ' ' || r == ',' }) {
-			if strings.Trim(r, `"`) == role {
-				return true
-			}
-		}
-	}
-	return false
+	return caller{tenant: t, subject: u.Subject, admin: u.Admin}, nil
 }
 
 // matchRoute returns the route and its path parameters. It uses the route key
@@ -218,7 +174,7 @@ func matchRoute(req events.APIGatewayV2HTTPRequest) (string, map[string]string) 
 		}
 	}
 	method := req.RequestContext.HTTP.Method
-	segments := strings.Split(strings.Trim(requestPath(req), "/"), "/")
+	segments := strings.Split(strings.Trim(httpapi.Path(req), "/"), "/")
 	for _, r := range routes {
 		m, pattern, _ := strings.Cut(r, " ")
 		if m != method {
@@ -247,29 +203,10 @@ func matchRoute(req events.APIGatewayV2HTTPRequest) (string, map[string]string) 
 	return "", nil
 }
 
-func requestPath(req events.APIGatewayV2HTTPRequest) string {
-	if req.RawPath != "" {
-		return req.RawPath
-	}
-	return req.RequestContext.HTTP.Path
-}
-
-func jsonResponse(status int, body any) events.APIGatewayV2HTTPResponse {
-	b, err := json.Marshal(body)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error: retry later"}`)
-	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
-		Body:       string(b),
-	}
-}
-
 func errorResponse(e *apiError) events.APIGatewayV2HTTPResponse {
 	body := map[string]string{"error": e.message}
 	if e.field != "" {
 		body["field"] = e.field
 	}
-	return jsonResponse(e.status, body)
+	return httpapi.JSON(e.status, body)
 }

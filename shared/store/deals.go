@@ -354,41 +354,24 @@ func (t *Tenant) DealIDsByKey(ctx context.Context, kind, value string) ([]string
 	if value == "" {
 		return nil, nil
 	}
-	keyCond := expression.Key(AttrPK).Equal(expression.Value(t.pk)).
-		And(expression.Key(AttrSK).BeginsWith(dealKeyPrefix(kind, value)))
-	proj := expression.NamesList(expression.Name("dealId"), expression.Name("keyValue"))
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithProjection(proj).Build()
-	if err != nil {
-		return nil, fmt.Errorf("store: build deal lookup: %w", err)
-	}
-	p := dynamodb.NewQueryPaginator(t.s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(t.s.table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ProjectionExpression:      expr.Projection(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-	})
 	var ids []string
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: look up deals by %s of tenant %s: %w", kind, t.id, err)
+	err := t.queryPrefix(ctx, dealKeyPrefix(kind, value), []string{"dealId", "keyValue"}, func(raw map[string]types.AttributeValue) error {
+		var row struct {
+			DealID   string `dynamodbav:"dealId"`
+			KeyValue string `dynamodbav:"keyValue"`
 		}
-		for _, raw := range page.Items {
-			var row struct {
-				DealID   string `dynamodbav:"dealId"`
-				KeyValue string `dynamodbav:"keyValue"`
-			}
-			if err := attributevalue.UnmarshalMap(raw, &row); err != nil {
-				return nil, fmt.Errorf("store: decode deal lookup of tenant %s: %w", t.id, err)
-			}
-			// The value may itself contain '#', so the prefix alone could
-			// match a longer value.
-			if row.KeyValue == value {
-				ids = append(ids, row.DealID)
-			}
+		if err := attributevalue.UnmarshalMap(raw, &row); err != nil {
+			return fmt.Errorf("decode deal lookup: %w", err)
 		}
+		// The value may itself contain '#', so the prefix alone could
+		// match a longer value.
+		if row.KeyValue == value {
+			ids = append(ids, row.DealID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: look up deals by %s of tenant %s: %w", kind, t.id, err)
 	}
 	return ids, nil
 }

@@ -112,16 +112,12 @@ func (t *Tenant) CreateJob(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("store: encode job %s of tenant %s: %w", j.JobID, t.id, err)
 	}
-	_, err = t.s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(t.s.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return fmt.Errorf("store: job %s of tenant %s already exists", j.JobID, t.id)
-	}
+	created, err := t.putItemIf(ctx, item, expression.AttributeNotExists(expression.Name(AttrPK)))
 	if err != nil {
 		return fmt.Errorf("store: put job %s of tenant %s: %w", j.JobID, t.id, err)
+	}
+	if !created {
+		return fmt.Errorf("store: job %s of tenant %s already exists", j.JobID, t.id)
 	}
 	return nil
 }
@@ -137,7 +133,7 @@ func (t *Tenant) GetJob(ctx context.Context, jobID string) (Job, error) {
 // with their creation time). A limit of 0 or less returns all of them.
 func (t *Tenant) Jobs(ctx context.Context, limit int) ([]Job, error) {
 	var jobs []Job
-	err := t.queryBackfillItems(ctx, skJob, false, func(items []map[string]types.AttributeValue) (bool, error) {
+	err := t.queryPages(ctx, itemQuery{prefix: skJob, reverse: true}, func(items []map[string]types.AttributeValue) (bool, error) {
 		for _, item := range items {
 			var j Job
 			if err := attributevalue.UnmarshalMap(item, &j); err != nil {
@@ -317,35 +313,22 @@ func (t *Tenant) ClaimUserBackfill(ctx context.Context, m UserBackfill) (bool, e
 	if err != nil {
 		return false, fmt.Errorf("store: encode user backfill marker %s of tenant %s: %w", m.UserID, t.id, err)
 	}
-	_, err = t.s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(t.s.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return false, nil
-	}
+	claimed, err := t.putItemIf(ctx, item, expression.AttributeNotExists(expression.Name(AttrPK)))
 	if err != nil {
 		return false, fmt.Errorf("store: put user backfill marker %s of tenant %s: %w", m.UserID, t.id, err)
 	}
-	return true, nil
+	return claimed, nil
 }
 
 // UserBackfills returns the tenant's user backfill markers by user id.
 func (t *Tenant) UserBackfills(ctx context.Context) (map[string]UserBackfill, error) {
 	out := make(map[string]UserBackfill)
-	err := t.queryBackfillItems(ctx, skUserBackfill, true, func(items []map[string]types.AttributeValue) (bool, error) {
-		for _, item := range items {
-			var m UserBackfill
-			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
-				return false, fmt.Errorf("decode user backfill marker: %w", err)
-			}
-			out[m.UserID] = m
-		}
-		return true, nil
-	})
+	markers, err := queryItems[UserBackfill](ctx, t, skUserBackfill, "user backfill marker")
 	if err != nil {
 		return nil, fmt.Errorf("store: list user backfill markers of tenant %s: %w", t.id, err)
+	}
+	for _, m := range markers {
+		out[m.UserID] = m
 	}
 	return out, nil
 }
@@ -359,36 +342,6 @@ func (t *Tenant) DeleteUserBackfill(ctx context.Context, userID string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete user backfill marker %s of tenant %s: %w", userID, t.id, err)
-	}
-	return nil
-}
-
-// queryBackfillItems pages through the tenant's items whose sort key begins with
-// prefix, in sort key order (or reversed), until page returns false.
-func (t *Tenant) queryBackfillItems(ctx context.Context, prefix string, forward bool, page func([]map[string]types.AttributeValue) (bool, error)) error {
-	keyCond := expression.Key(AttrPK).Equal(expression.Value(t.pk)).
-		And(expression.Key(AttrSK).BeginsWith(prefix))
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
-	if err != nil {
-		return fmt.Errorf("build query: %w", err)
-	}
-	p := dynamodb.NewQueryPaginator(t.s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(t.s.table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward:          aws.Bool(forward),
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		more, err := page(out.Items)
-		if err != nil || !more {
-			return err
-		}
 	}
 	return nil
 }

@@ -50,24 +50,11 @@ func (t *Tenant) AcquireLease(ctx context.Context, name, owner string, ttl time.
 	cond := expression.AttributeNotExists(expression.Name(AttrPK)).
 		Or(expression.Name(AttrTTL).LessThanEqual(expression.Value(now.Unix()))).
 		Or(expression.Name("owner").Equal(expression.Value(owner)))
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	acquired, err := t.putItemIf(ctx, item, cond)
 	if err != nil {
-		return false, fmt.Errorf("store: build lease condition: %w", err)
-	}
-	_, err = t.s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(t.s.table),
-		Item:                      item,
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	if err != nil {
-		if isConditionFailed(err) {
-			return false, nil
-		}
 		return false, fmt.Errorf("store: acquire lease %s of tenant %s: %w", name, t.id, err)
 	}
-	return true, nil
+	return acquired, nil
 }
 
 // ReleaseLease frees the lease if owner still holds it. Releasing a lease

@@ -119,15 +119,7 @@ func (t *Tenant) transcriptStateUpdate(callID string, state transcriptAV, chunks
 // PendingTranscripts lists the tenant's calls whose transcript is pending,
 // ordered by call id.
 func (t *Tenant) PendingTranscripts(ctx context.Context) ([]PendingTranscript, error) {
-	var out []PendingTranscript
-	err := t.queryPrefix(ctx, skPending, nil, func(item map[string]types.AttributeValue) error {
-		var p PendingTranscript
-		if err := attributevalue.UnmarshalMap(item, &p); err != nil {
-			return fmt.Errorf("decode pending transcript: %w", err)
-		}
-		out = append(out, p)
-		return nil
-	})
+	out, err := queryItems[PendingTranscript](ctx, t, skPending, "pending transcript")
 	if err != nil {
 		return nil, fmt.Errorf("store: list pending transcripts of tenant %s: %w", t.id, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -155,30 +154,10 @@ func (t *Tenant) LastPurge(ctx context.Context) (PurgeRecord, error) {
 
 // pagePartitionKeys pages through the keys of all of the tenant's items.
 func (t *Tenant) pagePartitionKeys(ctx context.Context, page func([]map[string]types.AttributeValue) error) error {
-	keyCond := expression.Key(AttrPK).Equal(expression.Value(t.pk))
-	proj := expression.NamesList(expression.Name(AttrPK), expression.Name(AttrSK))
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithProjection(proj).Build()
-	if err != nil {
-		return fmt.Errorf("build query: %w", err)
-	}
-	p := dynamodb.NewQueryPaginator(t.s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(t.s.table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ProjectionExpression:      expr.Projection(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
+	q := itemQuery{projection: []string{AttrPK, AttrSK}}
+	return t.queryPages(ctx, q, func(keys []map[string]types.AttributeValue) (bool, error) {
+		return true, page(keys)
 	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		if err := page(out.Items); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func skOf(key map[string]types.AttributeValue) string {

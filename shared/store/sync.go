@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -168,22 +166,12 @@ func (t *Tenant) ClaimSlot(ctx context.Context, slot string) (bool, error) {
 	item := t.key(skSlot + slot)
 	item["claimedAt"] = &types.AttributeValueMemberS{Value: now.Format(time.RFC3339Nano)}
 	item[AttrTTL] = &types.AttributeValueMemberN{Value: fmt.Sprint(now.Add(slotRetention).Unix())}
-	cond := expression.AttributeNotExists(expression.Name(AttrPK))
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	claimed, err := t.putItemIf(ctx, item, expression.AttributeNotExists(expression.Name(AttrPK)))
 	if err != nil {
-		return false, fmt.Errorf("store: build slot condition: %w", err)
-	}
-	_, err = t.s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(t.s.table),
-		Item:                     item,
-		ConditionExpression:      expr.Condition(),
-		ExpressionAttributeNames: expr.Names(),
-	})
-	if err != nil {
-		if isConditionFailed(err) {
-			return false, nil
-		}
 		return false, fmt.Errorf("store: claim slot %s of tenant %s: %w", slot, t.id, err)
+	}
+	if !claimed {
+		return false, nil
 	}
 	update := expression.Set(expression.Name("lastSlot"), expression.Value(slot))
 	if _, err := t.update(ctx, skSync, update, nil, types.ReturnValueNone); err != nil {

@@ -96,60 +96,11 @@ func (t *Tenant) DeleteUser(ctx context.Context, userID string) error {
 
 // Users returns all users of the tenant, active or not, ordered by user id.
 func (t *Tenant) Users(ctx context.Context) ([]User, error) {
-	var users []User
-	err := t.queryPrefix(ctx, skUser, nil, func(item map[string]types.AttributeValue) error {
-		var u User
-		if err := attributevalue.UnmarshalMap(item, &u); err != nil {
-			return fmt.Errorf("decode user: %w", err)
-		}
-		users = append(users, u)
-		return nil
-	})
+	users, err := queryItems[User](ctx, t, skUser, "user")
 	if err != nil {
 		return nil, fmt.Errorf("store: list users of tenant %s: %w", t.id, err)
 	}
 	return users, nil
-}
-
-// queryPrefix pages through the tenant's items whose sort key starts with
-// prefix, with a consistent read, calling fn for each item in key order. A
-// nil projection reads whole items.
-func (t *Tenant) queryPrefix(ctx context.Context, prefix string, projection []string, fn func(map[string]types.AttributeValue) error) error {
-	keyCond := expression.Key(AttrPK).Equal(expression.Value(t.pk)).
-		And(expression.Key(AttrSK).BeginsWith(prefix))
-	b := expression.NewBuilder().WithKeyCondition(keyCond)
-	if len(projection) > 0 {
-		proj := expression.NamesList(expression.Name(projection[0]))
-		for _, name := range projection[1:] {
-			proj = proj.AddNames(expression.Name(name))
-		}
-		b = b.WithProjection(proj)
-	}
-	expr, err := b.Build()
-	if err != nil {
-		return fmt.Errorf("build query: %w", err)
-	}
-	input := &dynamodb.QueryInput{
-		TableName:                 aws.String(t.s.table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ProjectionExpression:      expr.Projection(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-	}
-	p := dynamodb.NewQueryPaginator(t.s.db, input)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, item := range page.Items {
-			if err := fn(item); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // deleteItem deletes the tenant's item sk; a missing item is not an error.
