@@ -521,3 +521,63 @@ func TestTokenFailureIsRecorded(t *testing.T) {
 		t.Errorf("last error = %q, want the credentials error", st.LastError)
 	}
 }
+
+// jobsFunc reports a backfill job's state from a function.
+type jobsFunc func(jobID string) bool
+
+func (f jobsFunc) Active(_ context.Context, _ string, jobID string) (bool, error) { return f(jobID), nil }
+
+// A window queued before its job was cancelled is dropped without a Gong
+// request; windows of active jobs and scheduled syncs still run.
+func TestCancelledJobWindowDropped(t *testing.T) {
+	e := newEnv(t)
+	e.addMany(3, time.Hour)
+	e.engine.Jobs = jobsFunc(func(jobID string) bool { return jobID != "job-cancelled" })
+	window := func(jobID string) queue.Message {
+		return queue.Message{TenantID: tenantID, Epoch: e.epoch, Kind: queue.KindBackfill, JobID: jobID,
+			From: start.Add(-24 * time.Hour), To: start}
+	}
+	e.requests()
+
+	sum := e.run(window("job-cancelled"))
+	if !strings.HasPrefix(sum.Error, ingest.OutcomeDropped) {
+		t.Errorf("cancelled job: summary error = %q, want dropped", sum.Error)
+	}
+	if got := e.requests(); len(got) != 0 {
+		t.Errorf("Gong requests for a cancelled job's window = %v, want none", got)
+	}
+
+	if sum := e.run(window("job-active")); sum.Error != "" {
+		t.Errorf("active job: summary error = %q, want none", sum.Error)
+	}
+	if sum := e.run(e.syncMessage()); sum.Error != "" {
+		t.Errorf("scheduled sync: summary error = %q, want none", sum.Error)
+	}
+}
+
+// Scheduled syncs finish deal remaps that were cut short elsewhere;
+// backfill windows leave that to the next sync.
+func TestRemapRunsAfterScheduledSync(t *testing.T) {
+	e := newEnv(t)
+	e.addMany(2, time.Hour)
+	remaps := 0
+	e.engine.Remap = func(context.Context, *store.Tenant) error {
+		remaps++
+		return errors.New("remap failed")
+	}
+
+	if sum := e.run(queue.Message{TenantID: tenantID, Epoch: e.epoch, Kind: queue.KindBackfill, JobID: "job-1",
+		From: start.Add(-24 * time.Hour), To: start}); sum.Error != "" {
+		t.Errorf("backfill: summary error = %q, want none", sum.Error)
+	}
+	if remaps != 0 {
+		t.Errorf("remaps after a backfill window = %d, want 0", remaps)
+	}
+
+	if sum := e.run(e.syncMessage()); sum.Error != "" {
+		t.Errorf("sync with a failing remap: summary error = %q, want none", sum.Error)
+	}
+	if remaps != 1 {
+		t.Errorf("remaps after a scheduled sync = %d, want 1", remaps)
+	}
+}
