@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,128 +12,198 @@ import (
 	"github.com/dealdesk/gongingest/shared/store"
 )
 
-// printTable prints one line per tenant: the pass's runs added up, and the
-// tenant's stored state after it.
-func (w *world) printTable(ctx context.Context) error {
+// passTotals adds up one tenant's run summaries of a pass.
+type passTotals struct {
+	runs              int
+	seen              int
+	ingested, updated int
+	skipped           map[string]int
+	transcripts       int
+	pending, none     int
+	requests          int64
+	errors            []string
+}
+
+func addRuns(runs []store.RunSummary) passTotals {
+	t := passTotals{runs: len(runs), skipped: map[string]int{}}
+	for _, r := range runs {
+		t.seen += r.CallsSeen
+		t.ingested += r.Ingested
+		t.updated += r.Updated
+		t.transcripts += r.TranscriptsStored
+		t.pending += r.TranscriptsPending
+		t.none += r.TranscriptsNone
+		for k, v := range r.Skipped {
+			t.skipped[k] += v
+		}
+		for _, v := range r.GongRequests {
+			t.requests += v
+		}
+		if r.Error != "" {
+			t.errors = append(t.errors, r.Error)
+		}
+	}
+	return t
+}
+
+// printPass prints one line per tenant: the pass's runs added up, and the
+// tenant's watermark after it.
+func (w *world) printPass(ctx context.Context) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tenant\truns\tseen\tingested\tupdated\tskipped\ttranscripts\tpending\tnone\tGong requests\tstored calls\twatermark\t")
-	for _, c := range companies {
+	fmt.Fprintln(tw, "\t\tcalls\t\t\tskipped\t\t\ttranscripts\t\t\tGong\t\t")
+	fmt.Fprintln(tw, "tenant\truns\tread\tingested\tupdated\tno org user\tprivate\tother\tstored\tpending\tnone\trequests\twatermark\t")
+	var notes []string
+	for _, c := range w.opts.companies {
 		id := tenantOf(c)
 		tn, err := w.st.Tenant(id)
 		if err != nil {
 			return err
 		}
-		var total store.RunSummary
-		total.Skipped = map[string]int{}
-		var requests int64
-		var problems []string
-		w.recorder.mu.Lock()
-		runs := w.recorder.runs[id]
-		w.recorder.mu.Unlock()
-		for _, r := range runs {
-			total.CallsSeen += r.CallsSeen
-			total.Ingested += r.Ingested
-			total.Updated += r.Updated
-			total.TranscriptsStored += r.TranscriptsStored
-			total.TranscriptsPending += r.TranscriptsPending
-			total.TranscriptsNone += r.TranscriptsNone
-			for k, v := range r.Skipped {
-				total.Skipped[k] += v
-			}
-			for _, v := range r.GongRequests {
-				requests += v
-			}
-			if r.Error != "" {
-				problems = append(problems, r.Error)
-			}
-		}
-		count, err := tn.CallCount(ctx)
-		if err != nil {
-			return err
-		}
+		t := addRuns(w.recorder.summaries(id))
+		w.passRequests[id] += t.requests
 		state, err := tn.GetSync(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", id, len(runs), total.CallsSeen, total.Ingested,
-			total.Updated, skippedText(total.Skipped), total.TranscriptsStored, total.TranscriptsPending, total.TranscriptsNone,
-			requests, count, state.Watermark.Format("01-02 15:04"))
-		for _, p := range problems {
-			fmt.Fprintf(tw, "  %s: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", id, p)
+		other := 0
+		for k, v := range t.skipped {
+			if k != calls.SkipNoTenantUser && k != calls.SkipPrivate {
+				other += v
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", id, t.runs, t.seen, t.ingested, t.updated,
+			t.skipped[calls.SkipNoTenantUser], t.skipped[calls.SkipPrivate], other,
+			t.transcripts, t.pending, t.none, t.requests, state.Watermark.UTC().Format("01-02 15:04"))
+		for _, e := range t.errors {
+			notes = append(notes, fmt.Sprintf("  %s: run stopped early or failed: %s", id, e))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Println("seen counts every call each run read, including re-reads of the lookback window; pending is the")
-	fmt.Println("number of transcripts Gong had not produced yet at the end of a run.")
+	for _, n := range notes {
+		fmt.Println(n)
+	}
+	fmt.Println("calls read counts each call once per run that listed it: the backfill's windows do not overlap, and the")
+	fmt.Println("scheduled sync re-reads only its 6-hour lookback. skipped other is outside a user backfill's scope. pending")
+	fmt.Println("is the transcripts Gong had not produced yet at the end of a run.")
 	return nil
 }
 
-func skippedText(m map[string]int) string {
-	if len(m) == 0 {
-		return "0"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	return strings.Join(parts, ",")
+// storedTotals describes one tenant's stored calls.
+type storedTotals struct {
+	calls       int
+	transcripts map[string]int // by calls.Transcript* status
+	rules       map[string]int // by store.Rule*; "" when never evaluated
 }
 
-// showOne prints the first stored call of the first tenant that has a
-// transcript, and how to look at others.
-func (w *world) showOne(ctx context.Context) error {
-	c := companies[0]
-	tn, err := w.st.Tenant(tenantOf(c))
-	if err != nil {
-		return err
-	}
-	for _, info := range w.sim.Calls(c) {
-		call, err := tn.GetCall(ctx, info.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
+// countStored reads every stored call's transcript state and deal mapping.
+func countStored(ctx context.Context, tn *store.Tenant) (storedTotals, error) {
+	t := storedTotals{transcripts: map[string]int{}, rules: map[string]int{}}
+	err := tn.ScanCallsForMapping(ctx, "", func(page []store.CallForMapping, _ string) error {
+		ids := make([]string, len(page))
+		for i, row := range page {
+			ids[i] = row.Call.CallID
+			t.rules[row.Mapping.Rule]++
 		}
+		states, err := tn.TranscriptStates(ctx, ids)
 		if err != nil {
 			return err
 		}
-		if call.Transcript.Status != calls.TranscriptComplete || len(call.Participants) < 2 {
-			continue
+		for _, st := range states {
+			t.transcripts[st.Status]++
 		}
-		fmt.Printf("\nOne stored call (%s/%s):\n", tn.ID(), call.CallID)
-		if err := showCall(ctx, w.st, tn.ID(), call.CallID, 6); err != nil {
+		t.calls += len(page)
+		return nil
+	})
+	return t, err
+}
+
+// printStored prints each tenant's stored calls after both passes: their
+// transcripts, how they map to deals, and the Gong requests of the whole run.
+func (w *world) printStored(ctx context.Context) error {
+	fmt.Println("\n== stored state after both passes")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tstored\ttranscripts\t\t\t\tmapped by rule\t\t\t\tGong requests\t\t")
+	fmt.Fprintln(tw, "tenant\tcalls\tcomplete\tpending\tnone\tdeals\tcrm_opportunity\tcrm_account\tcontact_email\tunmapped\tsetup\tpasses\t")
+	for _, c := range w.opts.companies {
+		id := tenantOf(c)
+		tn, err := w.st.Tenant(id)
+		if err != nil {
 			return err
 		}
-		fmt.Println("\nTo look at any stored call, run with -serve and, in another terminal:")
-		fmt.Printf("  AWS_ENDPOINT_URL=<endpoint printed by -serve> go run ./infra/localrun -show %s/%s\n", tn.ID(), call.CallID)
-		return nil
+		t, err := countStored(ctx, tn)
+		if err != nil {
+			return fmt.Errorf("count the stored calls of %s: %w", id, err)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", id, t.calls,
+			t.transcripts[calls.TranscriptComplete], t.transcripts[calls.TranscriptPending], t.transcripts[calls.TranscriptNone],
+			w.deals[id], t.rules[store.RuleCRMOpportunity], t.rules[store.RuleCRMAccount], t.rules[store.RuleContactEmail],
+			t.rules[store.RuleUnmapped]+t.rules[""], w.setupRequests[id], w.passRequests[id])
 	}
-	fmt.Println("\nNo stored call with a transcript to show.")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("deals come from the CRM context of up to %d calls of the last %g days, read at setup as a stand-in for the\n", maxSampleCalls, dealSampleSpan.Hours()/24)
+	fmt.Println("product's CRM: by turns a deal with the opportunity id, one with only the account id, one with only the")
+	fmt.Println("contacts' emails, and none. setup requests list the Gong users and read that sample.")
 	return nil
 }
 
-// showCall prints a stored call and up to maxMonologues of its transcript's
-// monologues (all when 0).
-func showCall(ctx context.Context, st *store.Store, tenantID, callID string, maxMonologues int) error {
+// showOne prints a stored call of the first tenant that has a complete
+// transcript, at least two participants and a deal. It returns the call as
+// <tenant>/<callId>, or "" when none qualifies.
+func (w *world) showOne(ctx context.Context) (string, error) {
+	tn, err := w.st.Tenant(tenantOf(w.opts.companies[0]))
+	if err != nil {
+		return "", err
+	}
+	var candidates []string
+	err = tn.ScanCallsForMapping(ctx, "", func(page []store.CallForMapping, _ string) error {
+		for _, row := range page {
+			if row.Mapping.DealID != "" && len(row.Call.Participants) >= 2 {
+				candidates = append(candidates, row.Call.CallID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	states, err := tn.TranscriptStates(ctx, candidates)
+	if err != nil {
+		return "", err
+	}
+	for _, id := range candidates {
+		if states[id].Status != calls.TranscriptComplete {
+			continue
+		}
+		callRef := tn.ID() + "/" + id
+		fmt.Printf("\nOne stored call (%s):\n", callRef)
+		return callRef, showCall(ctx, w.st, tn.ID(), id, 6, true)
+	}
+	fmt.Println("\nNo stored call with a transcript and a deal to show.")
+	return "", nil
+}
+
+// showCall prints a stored call, its deal mapping and up to maxMonologues of
+// its transcript's monologues (all when 0). With truncate, each monologue's
+// text is cut to one line.
+func showCall(ctx context.Context, st *store.Store, tenantID, callID string, maxMonologues int, truncate bool) error {
 	tn, err := st.Tenant(tenantID)
 	if err != nil {
 		return err
 	}
 	c, err := tn.GetCall(ctx, callID)
 	if err != nil {
-		return fmt.Errorf("call %s of tenant %s: %w", callID, tenantID, err)
+		return fmt.Errorf("read call %s of tenant %s: %w", callID, tenantID, err)
 	}
-	fmt.Printf("  title:        %s\n", c.Title)
-	fmt.Printf("  started:      %s (%s)\n", c.Started.Format(time.RFC3339), (time.Duration(c.DurationSec) * time.Second).String())
-	fmt.Printf("  system:       %s, %s, %s\n", c.System, c.Direction, c.Scope)
+	fmt.Printf("  title:        %s\n", orDash(c.Title))
+	fmt.Printf("  started:      %s (%s)\n", c.Started.Format(time.RFC3339), time.Duration(c.DurationSec)*time.Second)
+	fmt.Printf("  system:       %s, %s, %s\n", orDash(c.System), orDash(c.Direction), orDash(c.Scope))
 	fmt.Println("  participants:")
 	for _, p := range c.Participants {
-		fmt.Printf("    - %-24s %-36s %s\n", orDash(p.Name), orDash(p.Email), p.Affiliation)
+		fmt.Printf("    - %-24s %-40s %s\n", orDash(p.Name), orDash(p.Email), orDash(p.Affiliation))
 	}
 	if len(c.CRM) > 0 {
 		fmt.Println("  CRM:")
@@ -143,16 +211,28 @@ func showCall(ctx context.Context, st *store.Store, tenantID, callID string, max
 			fmt.Printf("    - %s %s %s %q (%s)\n", o.System, o.ObjectType, orDash(o.ObjectID), o.Name, o.Timing)
 		}
 	}
-	if !c.Media.ExpiresAt.IsZero() {
+	if c.Media.ExpiresAt.IsZero() {
+		fmt.Println("  media URLs:   none")
+	} else {
 		fmt.Printf("  media URLs:   expire %s\n", c.Media.ExpiresAt.Format(time.RFC3339))
+	}
+
+	if err := showMapping(ctx, tn, callID); err != nil {
+		return err
 	}
 	fmt.Printf("  transcript:   %s, %d monologues, %d sentences\n", c.Transcript.Status, c.Transcript.Monologues, c.Transcript.Sentences)
 	if c.Transcript.Status != calls.TranscriptComplete {
 		return nil
 	}
+	return showTranscript(ctx, tn, callID, maxMonologues, truncate)
+}
+
+// showTranscript prints up to maxMonologues monologues (all when 0) with
+// their start time and speaker name.
+func showTranscript(ctx context.Context, tn *store.Tenant, callID string, maxMonologues int, truncate bool) error {
 	tr, err := tn.GetTranscript(ctx, callID)
 	if err != nil {
-		return fmt.Errorf("transcript of call %s: %w", callID, err)
+		return fmt.Errorf("read the transcript of call %s: %w", callID, err)
 	}
 	for i, m := range tr.Monologues {
 		if maxMonologues > 0 && i == maxMonologues {
@@ -164,10 +244,32 @@ func showCall(ctx context.Context, st *store.Store, tenantID, callID string, max
 			text = append(text, s.Text)
 		}
 		line := strings.Join(text, " ")
-		if maxMonologues > 0 && len(line) > 110 {
-			line = line[:110] + "..."
+		if truncate && len(line) > 110 {
+			line = strings.ToValidUTF8(line[:110], "") + "..."
 		}
 		fmt.Printf("    [%s] %s: %s\n", msClock(m.Sentences), m.SpeakerName, line)
+	}
+	return nil
+}
+
+// showMapping prints the deal the call is mapped to and the rule that
+// decided it.
+func showMapping(ctx context.Context, tn *store.Tenant, callID string) error {
+	m, err := tn.GetMapping(ctx, callID)
+	if err != nil {
+		return fmt.Errorf("read the deal mapping of call %s: %w", callID, err)
+	}
+	switch {
+	case m.Rule == "":
+		fmt.Println("  deal:         not evaluated yet")
+	case m.DealID == "":
+		fmt.Printf("  deal:         none (rule %s)\n", m.Rule)
+	default:
+		name := ""
+		if d, err := tn.GetDeal(ctx, m.DealID); err == nil {
+			name = fmt.Sprintf(" %q", d.Name)
+		}
+		fmt.Printf("  deal:         %s%s, rule %s, key %s\n", m.DealID, name, m.Rule, orDash(m.Key))
 	}
 	return nil
 }

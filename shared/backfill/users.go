@@ -21,11 +21,14 @@ const UsersPerJob = 50
 // many users it queued. A user's marker is written before the job, so each
 // user is queued once even when two runs overlap.
 //
-// Users who joined before the tenant's initial backfill began are covered by
-// it: that backfill kept every call with any of the organization's users at
-// the time, so they get a "covered" marker and no job. Users who joined later
-// get a job scoped to their emails. The engine skips calls already stored
-// with a complete transcript, so the job fetches only what is missing.
+// Users who joined no later than the creation of the tenant's initial
+// backfill are covered by it, because its windows keep every call with any
+// of the organization's users at the time they run. These users get a
+// "covered" marker and no job. That includes a user stored at the same
+// instant, as a local run with a fixed clock does, whose job would read the
+// whole range again. Users who joined later get a job scoped to their
+// emails. The engine skips calls already stored with a complete transcript,
+// so the job fetches only what is missing.
 // A tenant that is not connected is skipped.
 func (s *Service) QueueNewUsers(ctx context.Context, tenantID string) (int, error) {
 	t, err := s.Store.Tenant(tenantID)
@@ -55,7 +58,8 @@ func (s *Service) QueueNewUsers(ctx context.Context, tenantID string) (int, erro
 }
 
 // usersToBackfill returns the active users without a marker who joined
-// after the initial backfill began, and marks the others covered.
+// after the initial backfill began, and marks those who joined before or at
+// its start covered.
 func (s *Service) usersToBackfill(ctx context.Context, t *store.Tenant) ([]store.User, error) {
 	users, err := t.Users(ctx)
 	if err != nil {
@@ -75,7 +79,7 @@ func (s *Service) usersToBackfill(ctx context.Context, t *store.Tenant) ([]store
 		if _, done := markers[u.UserID]; done || !u.Active || u.Email == "" {
 			continue
 		}
-		if !initialStart.IsZero() && u.JoinedAt.Before(initialStart) {
+		if !initialStart.IsZero() && !u.JoinedAt.After(initialStart) {
 			m := store.UserBackfill{UserID: u.UserID, Email: strings.ToLower(u.Email), Status: store.UserBackfillCovered, At: now}
 			if _, err := t.ClaimUserBackfill(ctx, m); err != nil {
 				return nil, err

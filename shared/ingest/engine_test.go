@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dealdesk/gongingest/shared/calls"
+	"github.com/dealdesk/gongingest/shared/gong"
 	"github.com/dealdesk/gongingest/shared/gongsim"
 	"github.com/dealdesk/gongingest/shared/ingest"
 	"github.com/dealdesk/gongingest/shared/queue"
@@ -525,7 +526,9 @@ func TestTokenFailureIsRecorded(t *testing.T) {
 // jobsFunc reports a backfill job's state from a function.
 type jobsFunc func(jobID string) bool
 
-func (f jobsFunc) Active(_ context.Context, _ string, jobID string) (bool, error) { return f(jobID), nil }
+func (f jobsFunc) Active(_ context.Context, _ string, jobID string) (bool, error) {
+	return f(jobID), nil
+}
 
 // A window queued before its job was cancelled is dropped without a Gong
 // request; windows of active jobs and scheduled syncs still run.
@@ -547,8 +550,19 @@ func TestCancelledJobWindowDropped(t *testing.T) {
 		t.Errorf("Gong requests for a cancelled job's window = %v, want none", got)
 	}
 
+	var reported []store.RunSummary
+	e.engine.OnWindowDone = func(_ context.Context, _ string, _ queue.Message, sum store.RunSummary) error {
+		reported = append(reported, sum)
+		return nil
+	}
 	if sum := e.run(window("job-active")); sum.Error != "" {
 		t.Errorf("active job: summary error = %q, want none", sum.Error)
+	}
+	if len(reported) != 1 {
+		t.Fatalf("OnWindowDone calls = %d, want 1", len(reported))
+	}
+	if reported[0].GongRequests[gong.EndpointCalls] == 0 {
+		t.Errorf("window reported Gong requests %v, want the extensive pages counted", reported[0].GongRequests)
 	}
 	if sum := e.run(e.syncMessage()); sum.Error != "" {
 		t.Errorf("scheduled sync: summary error = %q, want none", sum.Error)

@@ -15,6 +15,11 @@ import (
 // watermark or reports the backfill window, saves a checkpoint and queues a
 // continuation, or records the failure. It then stores and logs the summary.
 func (r *run) finish(ctx context.Context, err error) (store.RunSummary, error) {
+	if r.client != nil {
+		// OnWindowDone, reached through complete and stopEarly, records the
+		// window's requests on its job.
+		r.sum.GongRequests = r.client.Requests()
+	}
 	var stop *stopError
 	switch {
 	case err == nil:
