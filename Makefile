@@ -28,8 +28,8 @@ test: deps
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## bench: the Gong request, speed, memory and storage benchmarks (see BENCHMARKS.md)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./shared/...
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m ./shared/... ./infra/bench/...
 
 ## build: Lambda bootstraps for linux/arm64 under bin/<function>/bootstrap
 build:

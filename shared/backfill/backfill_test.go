@@ -124,6 +124,14 @@ func validStart() Request {
 	}
 }
 
+// fourWeekStart returns a start request whose range spans four 7-day
+// windows.
+func fourWeekStart() Request {
+	req := validStart()
+	req.From = "2026-02-08T00:00:00+01:00"
+	return req
+}
+
 func TestHandleRejectsBadPayloads(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -245,7 +253,7 @@ func TestWindowDaysFollowsCallRate(t *testing.T) {
 	tests := []struct {
 		rate float64
 		want int
-	}{{0, 1}, {1000, 1}, {500, 1}, {100, 5}, {10, 30}, {0.5, 30}}
+	}{{0, UnknownRateWindowDays}, {10000, 1}, {5000, 1}, {1000, 5}, {100, 30}, {0.5, 30}}
 	for _, tc := range tests {
 		if got := WindowDays(tc.rate); got != tc.want {
 			t.Errorf("WindowDays(%v) = %d, want %d", tc.rate, got, tc.want)
@@ -256,13 +264,13 @@ func TestWindowDaysFollowsCallRate(t *testing.T) {
 func TestJobLifecycleStartToDone(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	res := f.start(t, validStart())
+	res := f.start(t, fourWeekStart())
 	j := res.Job
 	if j == nil || j.Status != store.JobQueued {
 		t.Fatalf("job = %+v, want a queued job", j)
 	}
-	// 2026-02-29T23:00Z to 2026-03-03T23:00Z: a partial first day, two
-	// whole days and a partial last day.
+	// 2026-02-07T23:00Z to 2026-03-03T23:00Z in 7-day windows from the UTC
+	// midnight of 2026-02-07, because no call rate is known yet.
 	if j.WindowsTotal != 4 {
 		t.Fatalf("windowsTotal = %d, want 4", j.WindowsTotal)
 	}
@@ -527,7 +535,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := validStart()
+	req := fourWeekStart()
 	req.DryRun = true
 	req.Reason = ""
 	res := f.start(t, req)
@@ -561,37 +569,37 @@ func TestEstimateUsesStoredCallRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.CallsPerDay != 0 || e.Windows != 30 || e.ListRequests != 30 || e.TranscriptRequests != 0 {
-		t.Errorf("with no stored calls: rate %v, windows %d, list %d, transcripts %d; want 0, 30, 30, 0",
+	if e.CallsPerDay != 0 || e.Windows != 5 || e.ListRequests != 5 || e.TranscriptRequests != 0 {
+		t.Errorf("with no stored calls: rate %v, windows %d, list %d, transcripts %d; want 0, 5, 5, 0",
 			e.CallsPerDay, e.Windows, e.ListRequests, e.TranscriptRequests)
 	}
 
-	// An initial backfill of the 60 days before now finished, and 6,000
-	// calls are stored: 100 calls a day, so windows of 5 days.
+	// An initial backfill of the 60 days before now finished, and 60,000
+	// calls are stored: 1,000 calls a day, so windows of 5 days.
 	done := store.Job{JobID: "20260109T120000Z-000001", Type: store.JobTypeInitial, Kind: queue.KindBackfill,
 		Status: store.JobDone, From: startTime.Add(-60 * 24 * time.Hour), To: startTime, WindowDays: 1, CreatedAt: startTime.Add(-60 * 24 * time.Hour)}
 	if err := f.tenant.CreateJob(ctx, done); err != nil {
 		t.Fatal(err)
 	}
-	setCallCount(t, f, 6000)
+	setCallCount(t, f, 60000)
 	tests := []struct {
 		name                     string
 		from, to                 string
 		windows                  int
 		calls, list, transcripts int64
 	}{
-		// 30 days before the stored history: 6 windows of 500 new calls.
-		{"before history", "2025-11-01", "2025-12-01", 6, 3000, 30, 30},
+		// 30 days before the stored history: 6 windows of 5,000 new calls.
+		{"before history", "2025-11-01", "2025-12-01", 6, 30000, 300, 300},
 		// 28 days inside it: the calls are stored, only listing costs.
-		{"inside history", "2026-02-01", "2026-03-01", 6, 2800, 28, 0},
+		{"inside history", "2026-02-01", "2026-03-01", 6, 28000, 280, 0},
 	}
 	for _, tc := range tests {
 		e, err := f.svc.estimate(ctx, f.tenant, rec, day(tc.from), day(tc.to), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.CallsPerDay != 100 || e.WindowDays != 5 {
-			t.Errorf("%s: rate %v, window days %d; want 100, 5", tc.name, e.CallsPerDay, e.WindowDays)
+		if e.CallsPerDay != 1000 || e.WindowDays != 5 {
+			t.Errorf("%s: rate %v, window days %d; want 1000, 5", tc.name, e.CallsPerDay, e.WindowDays)
 		}
 		if e.Windows != tc.windows || e.Calls != tc.calls || e.ListRequests != tc.list || e.TranscriptRequests != tc.transcripts {
 			t.Errorf("%s: windows %d, calls %d, list %d, transcripts %d; want %d, %d, %d, %d", tc.name,
@@ -732,7 +740,7 @@ func TestStartInitialUsesTenantSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Type != store.JobTypeInitial || j.To.Sub(j.From) != 30*24*time.Hour || j.WindowsTotal != 31 {
+	if j.Type != store.JobTypeInitial || j.To.Sub(j.From) != 30*24*time.Hour || j.WindowsTotal != 5 {
 		t.Errorf("initial job type %s, range %v, windows %d", j.Type, j.To.Sub(j.From), j.WindowsTotal)
 	}
 	msgs := f.sent.take()

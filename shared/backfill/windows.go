@@ -8,16 +8,18 @@ import (
 )
 
 // Window sizing. A window is a whole number of UTC days, chosen so it holds
-// about TargetWindowCalls calls at the tenant's recent call rate: few enough
-// for one engine run to list, store and fetch transcripts for well within a
-// Lambda's time limit, and enough that a quiet tenant's backfill is not
-// spread over hundreds of nearly empty windows, each of which costs at least
-// one Gong request. Without a known rate (no calls stored yet) windows are
-// one day.
+// about TargetWindowCalls calls at the tenant's recent call rate. Each window
+// ends with a part-filled page of calls and of transcripts, which costs as
+// much as a full one, so larger windows spend fewer Gong requests per call:
+// at 5,000 calls the part pages add about 0.04 requests per 100 calls. A
+// window that does not finish within one Lambda run continues in the next,
+// from a checkpoint. Without a known rate (no calls stored yet) windows are
+// UnknownRateWindowDays long.
 const (
-	TargetWindowCalls = 500
-	MaxWindowDays     = 30
-	day               = 24 * time.Hour
+	TargetWindowCalls     = 5000
+	UnknownRateWindowDays = 7
+	MaxWindowDays         = 30
+	day                   = 24 * time.Hour
 )
 
 // Window is one part of a job's range: [From, To), in UTC.
@@ -29,10 +31,10 @@ type Window struct {
 
 // WindowDays returns the window length in days for a tenant that stores
 // callsPerDay calls a day: TargetWindowCalls calls, between 1 and
-// MaxWindowDays days.
+// MaxWindowDays days, or UnknownRateWindowDays when the rate is unknown.
 func WindowDays(callsPerDay float64) int {
 	if callsPerDay <= 0 {
-		return 1
+		return UnknownRateWindowDays
 	}
 	days := int(math.Floor(TargetWindowCalls / callsPerDay))
 	return min(max(days, 1), MaxWindowDays)
