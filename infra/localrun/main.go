@@ -61,7 +61,7 @@ func main() {
 	var companies string
 	flag.IntVar(&opts.days, "days", 30, "days of call history each in-process company has and the initial backfill reads")
 	flag.Float64Var(&opts.callsPerDay, "calls-per-day", 40, "calls a day in each in-process company")
-	flag.Float64Var(&opts.gongRPS, "gong-rps", 20, "Gong requests a second the client allows per company (default 3 with GONG_SIM_URL); Gong's real limit is 3")
+	flag.Float64Var(&opts.gongRPS, "gong-rps", 20, "Gong requests a second the client allows per company; with GONG_SIM_URL the default is 3, Gong's real limit")
 	flag.StringVar(&companies, "companies", "acme,globex,initech", "comma-separated Gong company ids; with GONG_SIM_URL, the simulator must serve each (its -companies flag)")
 	flag.DurationVar(&opts.pollWait, "poll-wait", 15*time.Second, "with GONG_SIM_URL, real time to wait between the two passes")
 	flag.BoolVar(&opts.serve, "serve", false, "keep kumo running after the run, so -show can read the stored data from another terminal")

@@ -178,8 +178,8 @@ func (co *company) generateAccounts(r *rand.Rand) {
 		}
 		if r.Float64() < 0.65 {
 			a.system = "Salesforce"
-			a.accountID = fmt.Sprintf("001%015X", r.Uint64()>>4)
-			a.dealID = fmt.Sprintf("006%015X", r.Uint64()>>4)
+			a.accountID = salesforceID(r, "001")
+			a.dealID = salesforceID(r, "006")
 		} else {
 			a.system = "HubSpot"
 			a.accountID = fmt.Sprintf("%d", 1_000_000_000+r.IntN(9_000_000_000))
@@ -336,4 +336,26 @@ func ceilMilli(t time.Time) int64 {
 		ms++
 	}
 	return ms
+}
+
+// salesforceID returns an 18-character Salesforce id: the object's key
+// prefix, 12 case-sensitive base-62 characters, and the 3-character suffix
+// that encodes the case of the first 15, as Salesforce's API returns them.
+func salesforceID(r *rand.Rand, prefix string) string {
+	const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	const suffixAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	id := []byte(prefix)
+	for len(id) < 15 {
+		id = append(id, base62[r.IntN(len(base62))])
+	}
+	for chunk := 0; chunk < 3; chunk++ {
+		mask := 0
+		for i := 0; i < 5; i++ {
+			if c := id[chunk*5+i]; c >= 'A' && c <= 'Z' {
+				mask |= 1 << i
+			}
+		}
+		id = append(id, suffixAlphabet[mask])
+	}
+	return string(id)
 }

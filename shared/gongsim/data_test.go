@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dealdesk/gongingest/shared/store"
 )
 
 type transcriptPage struct {
@@ -167,6 +169,9 @@ func TestDataVariety(t *testing.T) {
 			t.Errorf("no call with %s among %d calls", kind, seen["calls"])
 		}
 	}
+	if n := seen["invalid salesforce id"]; n > 0 {
+		t.Errorf("%d Salesforce object ids are not valid 18-character ids", n)
+	}
 	nullSpeaker, nullTopic := 0, 0
 	var ids []string
 	for _, c := range f.srv.Calls("acme") {
@@ -242,8 +247,13 @@ func classify(c map[string]any, seen map[string]int) {
 		sm := s.(map[string]any)
 		seen[strings.ToLower(sm["system"].(string))]++
 		for _, o := range sm["objects"].([]any) {
-			if o.(map[string]any)["objectId"] == "" {
+			id, _ := o.(map[string]any)["objectId"].(string)
+			if id == "" {
 				seen["empty object id"]++
+			} else if sm["system"] == "Salesforce" && (len(id) != 18 || store.NormalizeSalesforceID(id) != id) {
+				// The suffix must encode the case of the first 15
+				// characters, as in ids Salesforce issues.
+				seen["invalid salesforce id"]++
 			}
 		}
 	}
