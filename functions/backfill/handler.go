@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/dealdesk/gongingest/shared/backfill"
 	"github.com/dealdesk/gongingest/shared/lambdaenv"
@@ -52,11 +48,17 @@ type errorResponse struct {
 	Error *backfill.FieldError `json:"error"`
 }
 
-// Handle runs one invocation. A payload the function rejects gets a
-// successful response of the form {"error": {"field", "value", "message",
-// "fix"}}, so `aws lambda invoke` prints it; other failures are returned as
-// errors, which Lambda reports as a failed invocation.
-func (h *handler) Handle(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+// Invoke runs one invocation; it implements lambda.Handler. A payload the
+// function rejects gets a successful response of the form {"error":
+// {"field", "value", "message", "fix"}}, so `aws lambda invoke` prints it;
+// other failures are returned as errors, which Lambda reports as a failed
+// invocation.
+//
+// Taking the raw bytes, rather than a type the runtime decodes, lets the
+// handler answer an empty payload and reject data after the JSON object:
+// aws-lambda-go v1.55 fails an empty payload before the handler runs and
+// decodes only the first JSON value of the rest.
+func (h *handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	req, err := parseRequest(payload)
 	if err == nil {
 		var res any
@@ -65,55 +67,11 @@ func (h *handler) Handle(ctx context.Context, payload json.RawMessage) (json.Raw
 			return json.Marshal(res)
 		}
 	}
+	tenantID, action := backfill.TruncateValue(req.TenantID), backfill.TruncateValue(req.Action)
 	if fe, ok := backfill.AsFieldError(err); ok {
-		h.logger.InfoContext(ctx, "backfill request rejected", "tenant_id", req.TenantID, "action", req.Action, "field", fe.Field, "message", fe.Message)
+		h.logger.InfoContext(ctx, "backfill request rejected", "tenant_id", tenantID, "action", action, "field", fe.Field, "message", fe.Message)
 		return json.Marshal(errorResponse{Error: fe})
 	}
-	h.logger.ErrorContext(ctx, "backfill request failed", "tenant_id", req.TenantID, "action", req.Action, "error", err)
+	h.logger.ErrorContext(ctx, "backfill request failed", "tenant_id", tenantID, "action", action, "error", err)
 	return nil, err
-}
-
-// parseRequest decodes the payload, rejecting unknown fields so a misspelt
-// field such as "userEmail" is not silently ignored.
-func parseRequest(payload json.RawMessage) (backfill.Request, error) {
-	var req backfill.Request
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil {
-		return req, nil
-	}
-	fe := &backfill.FieldError{Field: "payload", Value: truncate(string(payload), 200), Message: "is not a valid request: " + err.Error(),
-		Fix: "send a JSON object with action, tenantId and the action's fields; see events/ for examples"}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		fe.Field, fe.Message = typeErr.Field, fmt.Sprintf("has the wrong type: want %s", typeErr.Type)
-		fe.Fix = "use a JSON " + jsonKind(typeErr.Type.Kind().String()) + " for " + typeErr.Field
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		fe.Field, fe.Value, fe.Message = name, "", "is not a known field"
-		fe.Fix = "use only action, tenantId, from, to, userEmails, dryRun, requestedBy, reason, jobId, confirm and limit"
-	}
-	return req, fe
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "array"
-	default:
-		return "number"
-	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -18,5 +18,5 @@ func main() {
 		slog.Error("backfill function configuration is invalid", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h)
 }

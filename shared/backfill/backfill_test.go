@@ -779,3 +779,185 @@ func TestStartQueuesOnRealQueue(t *testing.T) {
 		t.Errorf("received %+v", m)
 	}
 }
+
+func TestHandleRejectsOversizedFields(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	long := strings.Repeat("x", 5000)
+	edit := func(fn func(*Request)) Request {
+		r := validStart()
+		fn(&r)
+		return r
+	}
+	tests := []struct {
+		name      string
+		req       Request
+		wantField string
+		wantText  string
+		wantFix   string
+	}{
+		{"reason too long", edit(func(r *Request) { r.Reason = strings.Repeat("r", MaxReasonLength+1) }), "reason", "1001 characters long", "shorten"},
+		{"requester too long", edit(func(r *Request) { r.RequestedBy = long }), "requestedBy", "5000 characters long", "email"},
+		{"requester not an email", edit(func(r *Request) { r.RequestedBy = "support@" }), "requestedBy", "not a plain email", "support@dealdesk.example"},
+		{"requester named email", edit(func(r *Request) { r.RequestedBy = "Ana <ana@acme.test>" }), "requestedBy", "not a plain email", "alone"},
+		{"purge reason too long", Request{Action: ActionPurge, TenantID: "acme", RequestedBy: "s", Reason: long, Confirm: "acme"}, "reason", "characters long", "shorten"},
+		{"cancel requester too long", Request{Action: ActionCancel, TenantID: "acme", RequestedBy: long, JobID: "j"}, "requestedBy", "characters long", "email"},
+		{"long tenant id", edit(func(r *Request) { r.TenantID = long }), "tenantId", "not a valid tenant id", "128"},
+		{"long from", edit(func(r *Request) { r.From = long }), "from", "not an RFC 3339 time", "2026-01-01T00:00:00Z"},
+		{"long email", edit(func(r *Request) { r.UserEmails = []string{long + "@acme.test"} }), "userEmails[0]", "", ""},
+		{"long job id", Request{Action: ActionStatus, TenantID: "acme", JobID: long}, "jobId", "not a valid job id", "list action"},
+		{"long action", Request{Action: long, TenantID: "acme"}, "action", "not a known action", "start"},
+		{"long confirm", Request{Action: ActionPurge, TenantID: "acme", RequestedBy: "s", Reason: "r", Confirm: long}, "confirm", "does not match", "dryRun"},
+		{"list limit too large", Request{Action: ActionList, TenantID: "acme", Limit: MaxListLimit + 1}, "limit", "from 1 to 100", "leave it out"},
+		{"list limit negative", Request{Action: ActionList, TenantID: "acme", Limit: -1}, "limit", "from 1 to 100", "leave it out"},
+		{"purge unknown tenant", Request{Action: ActionPurge, TenantID: "nobody", RequestedBy: "s", DryRun: true}, "tenantId", "not a known tenant", "purge"},
+		{"list unknown tenant", Request{Action: ActionList, TenantID: "nobody"}, "tenantId", "not a known tenant", "no backfill jobs"},
+		{"start unknown tenant", edit(func(r *Request) { r.TenantID = "nobody" }), "tenantId", "not a known tenant", "before a backfill"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.svc.Handle(ctx, tc.req)
+			fe, ok := AsFieldError(err)
+			if !ok {
+				t.Fatalf("error = %v, want a *FieldError", err)
+			}
+			if fe.Field != tc.wantField {
+				t.Errorf("field = %q, want %q (error %v)", fe.Field, tc.wantField, fe)
+			}
+			if !strings.Contains(fe.Message, tc.wantText) {
+				t.Errorf("message = %q, want it to contain %q", fe.Message, tc.wantText)
+			}
+			if !strings.Contains(fe.Fix, tc.wantFix) {
+				t.Errorf("fix = %q, want it to contain %q", fe.Fix, tc.wantFix)
+			}
+			if n := len([]rune(fe.Value)); n > MaxValueLength+len("...") {
+				t.Errorf("value is %d characters, want at most %d", n, MaxValueLength+len("..."))
+			}
+			if n := len(fe.Error()); n > 1000 {
+				t.Errorf("error text is %d bytes, want at most 1000: %.200s", n, fe.Error())
+			}
+		})
+	}
+	if msgs := f.sent.take(); len(msgs) != 0 {
+		t.Errorf("rejected requests queued %d messages", len(msgs))
+	}
+}
+
+func TestHandleAcceptsFieldsAtTheirLimits(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  Request
+	}{
+		{"reason of 1000 characters", func() Request {
+			r := validStart()
+			r.DryRun, r.Reason = true, strings.Repeat("é", MaxReasonLength)
+			return r
+		}()},
+		{"requester without an email", func() Request {
+			r := validStart()
+			r.DryRun, r.RequestedBy = true, "support team"
+			return r
+		}()},
+		{"list limit 100", Request{Action: ActionList, TenantID: "acme", Limit: MaxListLimit}},
+		{"list limit 1", Request{Action: ActionList, TenantID: "acme", Limit: 1}},
+		{"list limit left out", Request{Action: ActionList, TenantID: "acme"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := f.svc.Handle(ctx, tc.req); err != nil {
+				t.Errorf("Handle = %v, want success", err)
+			}
+		})
+	}
+}
+
+func TestEstimateBasisCountsNouns(t *testing.T) {
+	tests := []struct {
+		name   string
+		calls  int
+		after  time.Duration
+		emails []string
+		want   string
+	}{
+		{"one call one day", 1, 0, nil, "1 call stored over the 1 day since 2026-03-10"},
+		{"two calls two days", 2, 48 * time.Hour, nil, "2 calls stored over the 2 days since 2026-03-10"},
+		{"one of one user", 1, 0, []string{"ana@acme.test"}, "; transcripts scaled to 1 of 1 user"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			setCallCount(t, f, tc.calls)
+			f.now = startTime.Add(tc.after)
+			rec, err := f.tenant.GetTenant(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := f.svc.estimate(ctx, f.tenant, rec, startTime.Add(-72*time.Hour), startTime, tc.emails)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(e.Basis, tc.want) {
+				t.Errorf("basis = %q, want it to contain %q", e.Basis, tc.want)
+			}
+		})
+	}
+}
+
+func TestStartInitialSupersedesOlderInitialJobs(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first, err := f.svc.StartInitial(ctx, "acme", f.epoch, 0, "admin@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	support := f.start(t, validStart()).Job.JobID
+	// The admin connects again before the first sync, which bumps the epoch.
+	f.now = f.now.Add(time.Minute)
+	epoch2, err := f.tenant.MarkConnected(ctx, "admin@acme.test", nil, "https://us-1.api.gong.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.svc.StartInitial(ctx, "acme", epoch2, 0, "admin@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		jobID      string
+		wantStatus string
+		wantError  string
+	}{
+		{"older initial job", first, store.JobFailed, "superseded by the connection at epoch " + strconv.FormatInt(epoch2, 10)},
+		{"newer initial job", second, store.JobQueued, ""},
+		{"support job", support, store.JobQueued, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := f.tenant.GetJob(ctx, tc.jobID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Status != tc.wantStatus {
+				t.Errorf("status = %s, want %s", j.Status, tc.wantStatus)
+			}
+			if !strings.Contains(j.LastError, tc.wantError) || (tc.wantError == "" && j.LastError != "") {
+				t.Errorf("last error = %q, want %q", j.LastError, tc.wantError)
+			}
+			if tc.wantError != "" && !strings.Contains(j.LastError, second) {
+				t.Errorf("last error = %q, want it to name job %s", j.LastError, second)
+			}
+		})
+	}
+
+	// A retry at the same epoch leaves the newer job alone.
+	if _, err := f.svc.StartInitial(ctx, "acme", epoch2, 0, "admin@acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := f.tenant.GetJob(ctx, second); j.Status != store.JobQueued {
+		t.Errorf("job of the same epoch = %s, want queued", j.Status)
+	}
+}

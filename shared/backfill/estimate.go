@@ -62,7 +62,8 @@ func (s *Service) callRate(ctx context.Context, t *store.Tenant, rec store.Tenan
 	}
 	days := math.Max(now.Sub(since).Hours()/24, 1)
 	rate := float64(count) / days
-	basis := fmt.Sprintf("%d calls stored over the %.0f days since %s", count, days, since.Format(time.DateOnly))
+	basis := fmt.Sprintf("%s stored over the %s since %s", countNoun(int64(count), "call", "calls"),
+		countNoun(int64(math.Round(days)), "day", "days"), since.Format(time.DateOnly))
 	return rate, since, basis, nil
 }
 
@@ -81,7 +82,7 @@ func (s *Service) estimate(ctx context.Context, t *store.Tenant, rec store.Tenan
 			return Estimate{}, fmt.Errorf("backfill: read users of tenant %s: %w", t.ID(), err)
 		}
 		share = math.Min(1, float64(len(emails))/math.Max(1, float64(len(users))))
-		basis += fmt.Sprintf("; transcripts scaled to %d of %d users", len(emails), len(users))
+		basis += fmt.Sprintf("; transcripts scaled to %d of %s", len(emails), countNoun(int64(len(users)), "user", "users"))
 	}
 	e := Estimate{CallsPerDay: math.Round(rate*10) / 10, Basis: basis, WindowDays: WindowDays(rate)}
 	for _, w := range Windows(from, to, e.WindowDays) {
@@ -154,4 +155,13 @@ func (s *Service) secondsLeft(ctx context.Context, j store.Job, done int, reques
 		}
 	}
 	return int64(Duration(need, u.Used, u.Limits.Backfill, s.now()) / time.Second)
+}
+
+// countNoun returns n followed by the singular or the plural noun, such as
+// "1 call" or "2 calls".
+func countNoun(n int64, singular, plural string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return fmt.Sprintf("%d %s", n, plural)
 }

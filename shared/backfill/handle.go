@@ -46,6 +46,9 @@ func (s *Service) Handle(ctx context.Context, req Request) (any, error) {
 		j, err := s.Status(ctx, req.TenantID, id)
 		return JobResult{Job: j}, err
 	case ActionCancel:
+		if err := checkTextFields(req); err != nil {
+			return nil, err
+		}
 		id, err := jobIDOf(req)
 		if err != nil {
 			return nil, err
@@ -60,7 +63,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (any, error) {
 	case "":
 		return nil, &FieldError{Field: "action", Message: "is missing", Fix: "set action to start, status, cancel, list or purge"}
 	default:
-		return nil, &FieldError{Field: "action", Value: req.Action, Message: "is not a known action", Fix: "use start, status, cancel, list or purge"}
+		return nil, &FieldError{Field: "action", Value: TruncateValue(req.Action), Message: "is not a known action", Fix: "use start, status, cancel, list or purge"}
 	}
 }
 
@@ -71,10 +74,13 @@ func (s *Service) Handle(ctx context.Context, req Request) (any, error) {
 // from their look-back window, and its backfills stop at their next window
 // because their jobs are deleted. Disconnect first to stop all ingestion.
 func (s *Service) Purge(ctx context.Context, req Request) (PurgeResult, error) {
+	if err := checkTextFields(req); err != nil {
+		return PurgeResult{}, err
+	}
 	if req.RequestedBy == "" {
 		return PurgeResult{}, &FieldError{Field: "requestedBy", Message: "is missing", Fix: "set requestedBy to the email of the person asking for the purge"}
 	}
-	t, rec, err := s.connectedTenant(ctx, req.TenantID, false)
+	t, rec, err := s.connectedTenant(ctx, req.TenantID, ActionPurge)
 	if err != nil {
 		return PurgeResult{}, err
 	}
@@ -88,7 +94,7 @@ func (s *Service) Purge(ctx context.Context, req Request) (PurgeResult, error) {
 	}
 	if req.Confirm != req.TenantID {
 		return PurgeResult{}, &FieldError{
-			Field: "confirm", Value: req.Confirm,
+			Field: "confirm", Value: TruncateValue(req.Confirm),
 			Message: "does not match tenantId",
 			Fix:     fmt.Sprintf("set \"confirm\": %q to delete the tenant's data, or set \"dryRun\": true to count it first", req.TenantID),
 		}

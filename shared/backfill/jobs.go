@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,12 +104,44 @@ func (s *Service) StartInitial(ctx context.Context, tenantID string, epoch int64
 	}
 	j, err := s.createJob(ctx, t, epoch, est, newJob{
 		Type: store.JobTypeInitial, From: from, To: to, RequestedBy: requestedBy,
-		Reason: fmt.Sprintf("initial backfill of %d days on connect", days),
+		Reason: fmt.Sprintf("initial backfill of %s on connect", countNoun(int64(days), "day", "days")),
 	})
 	if err != nil {
 		return "", err
 	}
+	s.supersedeInitialJobs(ctx, t, j)
 	return j.JobID, nil
+}
+
+// supersedeInitialJobs fails the tenant's queued, running or paused initial
+// backfills of connections older than the current job's. The engine drops
+// their windows for the old epoch, but without this they would show as
+// active until ResumeDue fails them after StaleAfter. Errors are logged and
+// not returned, because the new backfill is queued and ResumeDue still fails
+// the old jobs later.
+func (s *Service) supersedeInitialJobs(ctx context.Context, t *store.Tenant, current store.Job) {
+	log := s.logger().With("tenant_id", t.ID(), "job_id", current.JobID, "epoch", current.Epoch)
+	jobs, err := t.Jobs(ctx, 0)
+	if err != nil {
+		log.ErrorContext(ctx, "list jobs to supersede older initial backfills", "error", err)
+		return
+	}
+	reason := fmt.Sprintf("%s superseded by the connection at epoch %d, whose initial backfill is job %s",
+		droppedPrefix, current.Epoch, current.JobID)
+	for _, j := range jobs {
+		if j.Type != store.JobTypeInitial || !j.Active() || j.Epoch >= current.Epoch {
+			continue
+		}
+		_, err := t.FailJob(ctx, j.JobID, reason, 0, s.now())
+		switch {
+		case errors.Is(err, store.ErrJobState) || errors.Is(err, store.ErrNotFound):
+			// The job finished or was deleted since it was listed.
+		case err != nil:
+			log.ErrorContext(ctx, "fail superseded initial backfill", "superseded_job_id", j.JobID, "error", err)
+		default:
+			log.InfoContext(ctx, "initial backfill superseded", "superseded_job_id", j.JobID, "superseded_epoch", j.Epoch)
+		}
+	}
 }
 
 // createJob stores a queued job and queues its first window. When queuing
@@ -166,7 +199,7 @@ func (s *Service) sendWindow(ctx context.Context, j store.Job, i int) error {
 
 // Status returns the job.
 func (s *Service) Status(ctx context.Context, tenantID, jobID string) (store.Job, error) {
-	t, _, err := s.connectedTenant(ctx, tenantID, false)
+	t, _, err := s.connectedTenant(ctx, tenantID, ActionStatus)
 	if err != nil {
 		return store.Job{}, err
 	}
@@ -177,14 +210,28 @@ func (s *Service) Status(ctx context.Context, tenantID, jobID string) (store.Job
 	return j, err
 }
 
-// List returns the tenant's latest jobs, newest first; limit 0 means 20.
+// Page sizes of the list action.
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+)
+
+// List returns the tenant's latest jobs, newest first: up to limit of them,
+// from 1 to MaxListLimit, or DefaultListLimit when limit is 0.
 func (s *Service) List(ctx context.Context, tenantID string, limit int) ([]store.Job, error) {
-	t, _, err := s.connectedTenant(ctx, tenantID, false)
+	if limit < 0 || limit > MaxListLimit {
+		return nil, &FieldError{
+			Field: "limit", Value: strconv.Itoa(limit),
+			Message: fmt.Sprintf("is out of range: it must be from 1 to %d", MaxListLimit),
+			Fix:     fmt.Sprintf("set limit to a whole number from 1 to %d, or leave it out for the latest %d jobs", MaxListLimit, DefaultListLimit),
+		}
+	}
+	t, _, err := s.connectedTenant(ctx, tenantID, ActionList)
 	if err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		limit = 20
+	if limit == 0 {
+		limit = DefaultListLimit
 	}
 	jobs, err := t.Jobs(ctx, limit)
 	if jobs == nil {

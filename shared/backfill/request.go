@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dealdesk/gongingest/shared/store"
 )
@@ -35,7 +36,8 @@ type Request struct {
 	JobID       string   `json:"jobId,omitempty"`
 	// Confirm must equal TenantID for a purge that deletes.
 	Confirm string `json:"confirm,omitempty"`
-	// Limit caps the jobs a list returns; 0 means 20.
+	// Limit caps the jobs a list returns: 1 to MaxListLimit, or 0 for
+	// DefaultListLimit.
 	Limit int `json:"limit,omitempty"`
 }
 
@@ -75,24 +77,28 @@ type startRequest struct {
 	emails []string
 }
 
-// connectedTenant returns the tenant named by the request; it must exist and,
-// when connected is set, be connected.
-func (s *Service) connectedTenant(ctx context.Context, tenantID string, connected bool) (*store.Tenant, store.TenantRecord, error) {
+// connectedTenant returns the tenant named by the request for the action; it
+// must exist and, for a start, be connected.
+func (s *Service) connectedTenant(ctx context.Context, tenantID, action string) (*store.Tenant, store.TenantRecord, error) {
 	if tenantID == "" {
 		return nil, store.TenantRecord{}, &FieldError{Field: "tenantId", Message: "is missing", Fix: "set tenantId to the organization's id"}
 	}
 	t, err := s.Store.Tenant(tenantID)
 	if err != nil {
-		return nil, store.TenantRecord{}, &FieldError{Field: "tenantId", Value: tenantID, Message: "is not a valid tenant id", Fix: "use the organization's id: letters, digits, '-', '_' and '.'"}
+		return nil, store.TenantRecord{}, &FieldError{
+			Field: "tenantId", Value: TruncateValue(tenantID),
+			Message: "is not a valid tenant id",
+			Fix:     "use the organization's id: 1 to 128 letters, digits, '-', '_' and '.'",
+		}
 	}
 	rec, err := t.GetTenant(ctx)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.TenantRecord{}, &FieldError{Field: "tenantId", Value: tenantID, Message: "is not a known tenant", Fix: "check the organization's id; an admin must connect Gong before a backfill"}
+		return nil, store.TenantRecord{}, &FieldError{Field: "tenantId", Value: tenantID, Message: "is not a known tenant", Fix: unknownTenantFix(action)}
 	}
 	if err != nil {
 		return nil, store.TenantRecord{}, fmt.Errorf("backfill: read tenant %s: %w", tenantID, err)
 	}
-	if connected && !rec.Syncable() {
+	if action == ActionStart && !rec.Syncable() {
 		return nil, store.TenantRecord{}, &FieldError{
 			Field: "tenantId", Value: tenantID,
 			Message: fmt.Sprintf("is not connected to Gong (status %s)", rec.Status),
@@ -102,15 +108,31 @@ func (s *Service) connectedTenant(ctx context.Context, tenantID string, connecte
 	return t, rec, nil
 }
 
+// unknownTenantFix returns the fix for a tenant id with no tenant record,
+// which exists only once an admin connected Gong.
+func unknownTenantFix(action string) string {
+	switch action {
+	case ActionStart:
+		return "check the organization's id; an admin must connect Gong before a backfill"
+	case ActionPurge:
+		return "check the organization's id. A tenant that never connected Gong has no ingested data to purge"
+	default:
+		return "check the organization's id. A tenant that never connected Gong has no backfill jobs"
+	}
+}
+
 // validateStart checks a start request against the tenant and the clock.
 func (s *Service) validateStart(ctx context.Context, req Request) (startRequest, error) {
+	if err := checkTextFields(req); err != nil {
+		return startRequest{}, err
+	}
 	if req.RequestedBy == "" {
 		return startRequest{}, &FieldError{Field: "requestedBy", Message: "is missing", Fix: "set requestedBy to the email of the person asking for the backfill"}
 	}
 	if req.Reason == "" && !req.DryRun {
 		return startRequest{}, &FieldError{Field: "reason", Message: "is missing", Fix: "set reason to why the backfill is needed, such as a ticket number"}
 	}
-	t, rec, err := s.connectedTenant(ctx, req.TenantID, true)
+	t, rec, err := s.connectedTenant(ctx, req.TenantID, ActionStart)
 	if err != nil {
 		return startRequest{}, err
 	}
@@ -135,14 +157,14 @@ func (s *Service) validateStart(ctx context.Context, req Request) (startRequest,
 func (s *Service) checkRange(from, to time.Time, req Request) error {
 	now := s.now()
 	if from.After(now) {
-		return &FieldError{Field: "from", Value: req.From, Message: "is in the future", Fix: "use a start time in the past"}
+		return &FieldError{Field: "from", Value: TruncateValue(req.From), Message: "is in the future", Fix: "use a start time in the past"}
 	}
 	if !from.Before(to) {
-		return &FieldError{Field: "from", Value: req.From, Message: "is not before to " + req.To, Fix: "set from earlier than to"}
+		return &FieldError{Field: "from", Value: TruncateValue(req.From), Message: "is not before to " + TruncateValue(req.To), Fix: "set from earlier than to"}
 	}
 	if to.After(now.Add(FutureSlack)) {
 		return &FieldError{
-			Field: "to", Value: req.To,
+			Field: "to", Value: TruncateValue(req.To),
 			Message: "is in the future (now is " + now.Format(time.RFC3339) + ")",
 			Fix:     "set to no later than the current time",
 		}
@@ -153,9 +175,9 @@ func (s *Service) checkRange(from, to time.Time, req Request) error {
 	}
 	if to.Sub(from) > time.Duration(maxDays)*day {
 		return &FieldError{
-			Field: "to", Value: req.To,
-			Message: fmt.Sprintf("makes a range of %.1f days, longer than the maximum of %d days", to.Sub(from).Hours()/24, maxDays),
-			Fix:     fmt.Sprintf("split the range into backfills of at most %d days, or raise BACKFILL_MAX_DAYS", maxDays),
+			Field: "to", Value: TruncateValue(req.To),
+			Message: fmt.Sprintf("makes a range of %.1f days, longer than the maximum of %s", to.Sub(from).Hours()/24, countNoun(int64(maxDays), "day", "days")),
+			Fix:     fmt.Sprintf("split the range into backfills of at most %s, or raise BACKFILL_MAX_DAYS", countNoun(int64(maxDays), "day", "days")),
 		}
 	}
 	return nil
@@ -174,7 +196,7 @@ func parseTime(field, v string) (time.Time, error) {
 	if err == nil {
 		return t.UTC(), nil
 	}
-	fe := &FieldError{Field: field, Value: v, Message: "is not an RFC 3339 time", Fix: "write it like 2026-01-01T00:00:00Z or 2026-01-01T00:00:00+02:00"}
+	fe := &FieldError{Field: field, Value: TruncateValue(v), Message: "is not an RFC 3339 time", Fix: "write it like 2026-01-01T00:00:00Z or 2026-01-01T00:00:00+02:00"}
 	switch {
 	case offsetless.MatchString(v):
 		fe.Message = "has no UTC offset, so its instant is ambiguous"
@@ -213,12 +235,12 @@ func (s *Service) checkEmails(ctx context.Context, t *store.Tenant, emails []str
 		field := fmt.Sprintf("userEmails[%d]", i)
 		addr, err := mail.ParseAddress(e)
 		if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(e) {
-			return nil, &FieldError{Field: field, Value: e, Message: "is not a plain email address", Fix: "write the address alone, such as ana@example.com"}
+			return nil, &FieldError{Field: field, Value: TruncateValue(e), Message: "is not a plain email address", Fix: "write the address alone, such as ana@example.com"}
 		}
 		lower := strings.ToLower(addr.Address)
 		if !known[lower] {
 			return nil, &FieldError{
-				Field: field, Value: e,
+				Field: field, Value: TruncateValue(e),
 				Message: "is not a user of the organization",
 				Fix:     "use the email the user signs in to the product with; calls are ingested only for the organization's users",
 			}
@@ -236,5 +258,72 @@ func jobIDOf(req Request) (string, error) {
 	if req.JobID == "" {
 		return "", &FieldError{Field: "jobId", Message: "is missing", Fix: "set jobId to the id that start returned, or use the list action to find it"}
 	}
+	if !validJobID(req.JobID) {
+		return "", &FieldError{Field: "jobId", Value: TruncateValue(req.JobID), Message: "is not a valid job id", Fix: "set jobId to the id that start returned, or use the list action to find it"}
+	}
 	return req.JobID, nil
+}
+
+// Limits of the free-text fields of a request.
+const (
+	MaxReasonLength      = 1000 // characters of reason
+	MaxRequestedByLength = 256  // characters of requestedBy
+	// MaxValueLength is how many characters of a rejected value an error
+	// echoes.
+	MaxValueLength = 100
+)
+
+// TruncateValue returns s cut to MaxValueLength characters, with "..."
+// appended when it was longer, so errors and logs echo a bounded value.
+func TruncateValue(s string) string {
+	if utf8.RuneCountInString(s) <= MaxValueLength {
+		return s
+	}
+	runes := []rune(s)
+	return string(runes[:MaxValueLength]) + "..."
+}
+
+// checkTextFields checks the lengths of reason and requestedBy, and that a
+// requestedBy with an '@' is a plain email address. Whether they are
+// required depends on the action.
+func checkTextFields(req Request) error {
+	if n := utf8.RuneCountInString(req.Reason); n > MaxReasonLength {
+		return &FieldError{
+			Field: "reason", Value: TruncateValue(req.Reason),
+			Message: fmt.Sprintf("is %d characters long, more than the maximum of %d", n, MaxReasonLength),
+			Fix:     "shorten reason to a sentence or a ticket number",
+		}
+	}
+	if n := utf8.RuneCountInString(req.RequestedBy); n > MaxRequestedByLength {
+		return &FieldError{
+			Field: "requestedBy", Value: TruncateValue(req.RequestedBy),
+			Message: fmt.Sprintf("is %d characters long, more than the maximum of %d", n, MaxRequestedByLength),
+			Fix:     "set requestedBy to the email of the person asking",
+		}
+	}
+	if strings.Contains(req.RequestedBy, "@") {
+		addr, err := mail.ParseAddress(req.RequestedBy)
+		if err != nil || addr.Name != "" || addr.Address != req.RequestedBy {
+			return &FieldError{
+				Field: "requestedBy", Value: TruncateValue(req.RequestedBy),
+				Message: "contains '@' but is not a plain email address",
+				Fix:     "write the address alone, such as support@dealdesk.example",
+			}
+		}
+	}
+	return nil
+}
+
+// validJobID reports whether id has the form of a job id: 1 to 128 letters,
+// digits, '-', '_' or '.', which covers the ids newJobID makes.
+func validJobID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+			return false
+		}
+	}
+	return true
 }

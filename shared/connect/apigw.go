@@ -109,8 +109,19 @@ func (a *API) callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 	// The raw query string keeps repeated parameters apart, which the
 	// parsed map joins with commas.
 	q, err := url.ParseQuery(req.RawQueryString)
-	if err != nil || len(q["state"]) > 1 || len(q["code"]) > 1 {
-		return statePage(StateUnknown)
+	if err != nil {
+		// The parse error quotes part of the query, which may be the state
+		// or the code, so only the length is logged.
+		a.Service.logger().WarnContext(ctx, "gong callback with an unparsable query string",
+			"request_id", req.RequestContext.RequestID, "query_bytes", len(req.RawQueryString))
+		return a.statePage(StateMalformed)
+	}
+	for _, name := range []string{"state", "code"} {
+		if n := len(q[name]); n > 1 {
+			a.Service.logger().WarnContext(ctx, "gong callback with a repeated query parameter",
+				"request_id", req.RequestContext.RequestID, "parameter", name, "count", n)
+			return a.statePage(StateRepeated)
+		}
 	}
 	out, err := a.Service.Callback(ctx, CallbackRequest{
 		State:   q.Get("state"),
@@ -121,7 +132,7 @@ func (a *API) callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 	})
 	var se *StateError
 	if errors.As(err, &se) {
-		return statePage(se.Problem)
+		return a.statePage(se.Problem)
 	}
 	if err != nil {
 		a.Service.logger().ErrorContext(ctx, "gong callback failed", "tenant_id", out.TenantID, "request_id", req.RequestContext.RequestID, "error", err)
@@ -138,10 +149,11 @@ func (a *API) disconnect(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if c == nil {
 		return a.serviceError(ctx, req, ErrUnauthenticated)
 	}
-	if err := a.Service.Disconnect(ctx, *c); err != nil {
+	res, err := a.Service.Disconnect(ctx, *c)
+	if err != nil {
 		return a.serviceError(ctx, req, err)
 	}
-	return httpapi.JSON(http.StatusOK, map[string]string{"status": "disconnected"})
+	return httpapi.JSON(http.StatusOK, res)
 }
 
 func (a *API) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
@@ -221,6 +233,8 @@ var statePages = map[StateProblem]string{
 	StateUnknown:    "This connection link is not valid or has already been used.",
 	StateExpired:    "This connection link expired: approve the connection in Gong within 10 minutes of starting it.",
 	StateMismatched: "This connection was started by another user or in another browser.",
+	StateRepeated:   "The link repeats its state or code parameter, so it is not the link Gong's authorization page sent.",
+	StateMalformed:  "The link's query string cannot be read, so it is not the link Gong's authorization page sent.",
 }
 
 var statePageTemplate = template.Must(template.New("state").Parse(`<!doctype html>
@@ -229,7 +243,9 @@ var statePageTemplate = template.Must(template.New("state").Parse(`<!doctype htm
 <p>Nothing was stored. Go back to the settings page and connect Gong again.</p></body></html>
 `))
 
-func statePage(problem StateProblem) events.APIGatewayV2HTTPResponse {
+// statePage returns the 400 page for a rejected callback. Like the redirect
+// after a callback, it deletes the binding cookie.
+func (a *API) statePage(problem StateProblem) events.APIGatewayV2HTTPResponse {
 	var b strings.Builder
 	msg, ok := statePages[problem]
 	if !ok {
@@ -248,6 +264,7 @@ func statePage(problem StateProblem) events.APIGatewayV2HTTPResponse {
 			"Referrer-Policy":         "no-referrer",
 			"X-Content-Type-Options":  "nosniff",
 		},
-		Body: b.String(),
+		Cookies: []string{a.bindingCookie("", -1)},
+		Body:    b.String(),
 	}
 }

@@ -36,10 +36,12 @@ type StateProblem string
 
 // Reasons a state is rejected.
 const (
-	StateMissing    StateProblem = "missing"  // no state parameter
-	StateUnknown    StateProblem = "unknown"  // never issued, or already used
-	StateExpired    StateProblem = "expired"  // older than StateLifetime
-	StateMismatched StateProblem = "mismatch" // issued to another tenant, admin or browser
+	StateMissing    StateProblem = "missing"   // no state parameter
+	StateUnknown    StateProblem = "unknown"   // never issued, or already used
+	StateExpired    StateProblem = "expired"   // older than StateLifetime
+	StateMismatched StateProblem = "mismatch"  // issued to another tenant, admin or browser
+	StateRepeated   StateProblem = "repeated"  // the state or code parameter appears more than once
+	StateMalformed  StateProblem = "malformed" // the query string cannot be parsed
 )
 
 // StateError is returned by Callback for a rejected state.
@@ -144,28 +146,48 @@ func (s *Service) Callback(ctx context.Context, req CallbackRequest) (Outcome, e
 	return s.connect(ctx, rec, tok, out)
 }
 
-// checkState consumes the request's state and checks that the same tenant,
-// admin and browser came back.
+// checkState checks that the request's state was issued to the same tenant,
+// admin and browser, and only then consumes it. A request from anyone else
+// leaves the state in place, so the admin who started can still finish with
+// it. A consumed or expired state is rejected.
 func (s *Service) checkState(ctx context.Context, req CallbackRequest) (store.OAuthState, error) {
 	if req.State == "" {
+		s.logger().WarnContext(ctx, "gong callback without a state parameter")
 		return store.OAuthState{}, &StateError{Problem: StateMissing}
 	}
-	rec, err := s.Store.ConsumeOAuthState(ctx, req.State, s.now())
+	rec, err := s.Store.GetOAuthState(ctx, req.State, s.now())
+	if err == nil {
+		if problem := bindingProblem(rec, req); problem != "" {
+			s.logger().WarnContext(ctx, "gong callback from another user or browser; the state stays usable", "tenant_id", rec.TenantID, "check", problem)
+			return rec, &StateError{Problem: StateMismatched, err: errors.New(problem)}
+		}
+		// The state item is never changed after it is written, so the item
+		// consumed here is the one just checked, unless another callback
+		// consumed it first.
+		rec, err = s.Store.ConsumeOAuthState(ctx, req.State, s.now())
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.logger().WarnContext(ctx, "gong callback with an unknown or used state")
 		return rec, &StateError{Problem: StateUnknown, err: err}
 	case errors.Is(err, store.ErrOAuthStateExpired):
 		s.logger().WarnContext(ctx, "gong callback with an expired state", "tenant_id", rec.TenantID)
+		s.deleteExpiredState(ctx, req.State, rec.TenantID)
 		return rec, &StateError{Problem: StateExpired, err: err}
 	case err != nil:
 		return rec, fmt.Errorf("connect: check OAuth state: %w", err)
 	}
-	if problem := bindingProblem(rec, req); problem != "" {
-		s.logger().WarnContext(ctx, "gong callback from another user or browser", "tenant_id", rec.TenantID, "check", problem)
-		return rec, &StateError{Problem: StateMismatched, err: errors.New(problem)}
-	}
 	return rec, nil
+}
+
+// deleteExpiredState removes an expired state now instead of waiting for the
+// table's TTL. Failures are only logged, because an expired state is rejected
+// whether or not its item remains.
+func (s *Service) deleteExpiredState(ctx context.Context, state, tenantID string) {
+	_, err := s.Store.ConsumeOAuthState(ctx, state, s.now())
+	if err != nil && !errors.Is(err, store.ErrOAuthStateExpired) && !errors.Is(err, store.ErrNotFound) {
+		s.logger().WarnContext(ctx, "delete expired OAuth state", "tenant_id", tenantID, "error", err)
+	}
 }
 
 // bindingProblem returns why the callback request does not match the user and

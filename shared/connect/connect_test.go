@@ -489,13 +489,14 @@ func TestCallbackRejectsBadState(t *testing.T) {
 		// request to send.
 		run  func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string)
 		page string
+		log  string // the one warning the rejection logs
 	}{
 		{"forged state", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			return "code=code-x&state=Zm9yZ2VkLXN0YXRlLXZhbHVlLXRoYXQtd2FzLW5ldmVyLWlzc3VlZA", s.cookie, nil
-		}, "not valid"},
+		}, "not valid", "unknown or used state"},
 		{"missing state", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			return "code=code-x", s.cookie, nil
-		}, "no state"},
+		}, "no state", "without a state parameter"},
 		{"replayed state", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			if resp := e.callback(t, query, s.cookie, nil); resp.StatusCode != http.StatusFound {
 				t.Fatalf("first callback = %d, want 302", resp.StatusCode)
@@ -504,27 +505,33 @@ func TestCallbackRejectsBadState(t *testing.T) {
 				t.Fatalf("reset token: %v", err)
 			}
 			return query, s.cookie, nil
-		}, "already been used"},
+		}, "already been used", "unknown or used state"},
 		{"expired state", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			e.clock.Advance(connect.StateLifetime + time.Second)
 			return query, s.cookie, nil
-		}, "expired"},
+		}, "expired", "expired state"},
 		{"state from another tenant", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			return query, "", admin("globex", "admin-9")
-		}, "another user"},
+		}, "another user", "another user or browser"},
 		{"another admin of the tenant", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			return query, s.cookie, admin("acme", "admin-2")
-		}, "another user"},
+		}, "another user", "another user or browser"},
 		{"other browser", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			other := e.startConnect(t, admin("globex", "admin-9"))
 			return query, other.cookie, nil
-		}, "another user"},
+		}, "another user", "another user or browser"},
 		{"no claims and no cookie", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			return query, "", nil
-		}, "another user"},
+		}, "another user", "another user or browser"},
 		{"repeated state parameter", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
 			return query + "&state=second", s.cookie, nil
-		}, "not valid"},
+		}, "repeats its state or code", "repeated query parameter"},
+		{"repeated code parameter", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
+			return query + "&code=second", s.cookie, nil
+		}, "repeats its state or code", "repeated query parameter"},
+		{"unparsable query", func(t *testing.T, e *testEnv, s started, query string) (string, string, map[string]string) {
+			return query + "&x=%zz", s.cookie, nil
+		}, "cannot be read", "unparsable query string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -535,10 +542,17 @@ func TestCallbackRejectsBadState(t *testing.T) {
 			e.backfill.mu.Lock()
 			e.backfill.calls = nil
 			e.backfill.mu.Unlock()
+			e.logs.Reset()
 
 			resp := e.callback(t, rawQuery, cookie, claims)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("status = %d, want 400 (Location %q)", resp.StatusCode, resp.Headers["Location"])
+			}
+			if len(resp.Cookies) != 1 || !strings.HasPrefix(resp.Cookies[0], connect.BindingCookie+"=;") || !strings.Contains(resp.Cookies[0], "Max-Age=0") {
+				t.Errorf("cookies = %q, want the binding cookie deleted", resp.Cookies)
+			}
+			if lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], tt.log) {
+				t.Errorf("logs = %q, want one line about %q", lines, tt.log)
 			}
 			if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("Content-Type = %q, want text/html", ct)
@@ -670,6 +684,84 @@ func TestDisconnectNeverConnected(t *testing.T) {
 		t.Fatalf("status = %d, body %s; want 200", resp.StatusCode, resp.Body)
 	}
 	e.assertNothingStored(t, "acme")
+}
+
+func TestDisconnectReportsPreviousStatus(t *testing.T) {
+	e := newTestEnv(t)
+	e.connectTenant(t, "acme", "admin-1")
+	tests := []struct {
+		name, tenant, wantPrevious, wantMessage string
+	}{
+		{"connected tenant", "acme", store.StatusConnected, "is disconnected"},
+		{"second disconnect", "acme", store.StatusDisconnected, "already disconnected"},
+		{"never connected", "globex", connect.PreviousStatusNone, "never connected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := e.do(t, withClaims(loadEvent(t, "disconnect.json"), admin(tt.tenant, "admin-1")))
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, body %s; want 200", resp.StatusCode, resp.Body)
+			}
+			var body connect.DisconnectResult
+			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+				t.Fatalf("body %s: %v", resp.Body, err)
+			}
+			if body.Status != store.StatusDisconnected {
+				t.Errorf("status = %q, want disconnected", body.Status)
+			}
+			if body.PreviousStatus != tt.wantPrevious {
+				t.Errorf("previousStatus = %q, want %q", body.PreviousStatus, tt.wantPrevious)
+			}
+			if !strings.Contains(body.Message, tt.wantMessage) {
+				t.Errorf("message = %q, want it to contain %q", body.Message, tt.wantMessage)
+			}
+		})
+	}
+}
+
+// TestCallbackMismatchKeepsState sends the state to the callback from the
+// wrong user or browser first: the request is rejected without using the
+// state up, so the admin who started can still finish, once.
+func TestCallbackMismatchKeepsState(t *testing.T) {
+	tests := []struct {
+		name   string
+		cookie func(t *testing.T, e *testEnv) string
+		claims map[string]string
+	}{
+		{"no cookie and no claims", func(*testing.T, *testEnv) string { return "" }, nil},
+		{"cookie of another browser", func(t *testing.T, e *testEnv) string {
+			return e.startConnect(t, admin("globex", "admin-9")).cookie
+		}, nil},
+		{"forged cookie value", func(*testing.T, *testEnv) string { return connect.BindingCookie + "=forged" }, nil},
+		{"claims of another admin", func(*testing.T, *testEnv) string { return "" }, admin("acme", "admin-2")},
+		{"claims of another tenant", func(*testing.T, *testEnv) string { return "" }, admin("globex", "admin-1")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			s := e.startConnect(t, admin("acme", "admin-1"))
+			query := approve(t, s.authorizeURL)
+
+			resp := e.callback(t, query, tt.cookie(t, e), tt.claims)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, "another user") {
+				t.Fatalf("wrong caller: status = %d, body %s; want 400 about another user", resp.StatusCode, resp.Body)
+			}
+			e.assertNothingStored(t, "acme")
+
+			resp = e.callback(t, query, s.cookie, nil)
+			if loc := resp.Headers["Location"]; resp.StatusCode != http.StatusFound || !strings.Contains(loc, "gong=connected") {
+				t.Fatalf("admin after the wrong caller: status = %d, Location %q, body %s; want 302 to gong=connected", resp.StatusCode, loc, resp.Body)
+			}
+
+			resp = e.callback(t, query, s.cookie, nil)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, "already been used") {
+				t.Errorf("replay: status = %d, body %s; want 400 already used", resp.StatusCode, resp.Body)
+			}
+			if calls := e.backfill.Calls(); len(calls) != 1 {
+				t.Errorf("backfills = %+v, want one", calls)
+			}
+		})
+	}
 }
 
 func TestReconnectBumpsEpoch(t *testing.T) {

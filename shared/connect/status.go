@@ -10,40 +10,62 @@ import (
 	"github.com/dealdesk/gongingest/shared/tokens"
 )
 
+// PreviousStatusNone is DisconnectResult.PreviousStatus for a tenant that
+// never connected.
+const PreviousStatusNone = "never_connected"
+
+// DisconnectResult is the response of a disconnect.
+type DisconnectResult struct {
+	// Status is always disconnected.
+	Status string `json:"status"`
+	// PreviousStatus is the status before the request: connected,
+	// reconnect_needed, disconnected or PreviousStatusNone.
+	PreviousStatus string `json:"previousStatus"`
+	Message        string `json:"message"`
+}
+
 // Disconnect stops the tenant's syncs and deletes its token; ingested data
 // stays. It is idempotent: disconnecting a tenant that is disconnected or
-// never connected succeeds.
+// never connected succeeds, and the result reports which it was.
 //
 // Queued work carries the epoch it was queued under and runs only while the
 // tenant is connected, so once the status is disconnected the ingest engine
 // drops queued messages and stops a running sync before its next page.
-func (s *Service) Disconnect(ctx context.Context, c Caller) error {
+func (s *Service) Disconnect(ctx context.Context, c Caller) (DisconnectResult, error) {
 	if err := requireAdmin(c); err != nil {
-		return err
+		return DisconnectResult{}, err
 	}
 	t, err := s.Store.Tenant(c.TenantID)
 	if err != nil {
-		return fmt.Errorf("connect: disconnect: %w", err)
+		return DisconnectResult{}, fmt.Errorf("connect: disconnect: %w", err)
 	}
+	res := DisconnectResult{Status: store.StatusDisconnected}
 	rec, err := t.GetTenant(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Never connected: there is no status to change, but a token stored
 		// by a callback that failed later may still exist.
+		res.PreviousStatus = PreviousStatusNone
+		res.Message = "Gong was never connected for this organization, so there was nothing to disconnect"
 	case err != nil:
-		return fmt.Errorf("connect: disconnect: %w", err)
-	case rec.Status != store.StatusDisconnected:
+		return DisconnectResult{}, fmt.Errorf("connect: disconnect: %w", err)
+	case rec.Status == store.StatusDisconnected:
+		res.PreviousStatus = rec.Status
+		res.Message = "Gong was already disconnected for this organization"
+	default:
 		if err := t.SetStatus(ctx, store.StatusDisconnected, "disconnected by "+c.Subject); err != nil {
-			return fmt.Errorf("connect: disconnect: %w", err)
+			return DisconnectResult{}, fmt.Errorf("connect: disconnect: %w", err)
 		}
+		res.PreviousStatus = rec.Status
+		res.Message = "Gong is disconnected: syncs stopped and the ingested data stays"
 	}
 	// The status changes first so that no sync starts with the token while
 	// it is being deleted.
 	if err := s.Tokens.Delete(ctx, c.TenantID); err != nil && !errors.Is(err, tokens.ErrNoToken) {
-		return fmt.Errorf("connect: delete token of tenant %s: %w", c.TenantID, err)
+		return DisconnectResult{}, fmt.Errorf("connect: delete token of tenant %s: %w", c.TenantID, err)
 	}
-	s.logger().InfoContext(ctx, "gong disconnected", "tenant_id", c.TenantID, "subject", c.Subject, "previous_status", rec.Status)
-	return nil
+	s.logger().InfoContext(ctx, "gong disconnected", "tenant_id", c.TenantID, "subject", c.Subject, "previous_status", res.PreviousStatus)
+	return res, nil
 }
 
 // Status is the connection status shown to members of the organization.

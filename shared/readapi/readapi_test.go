@@ -1,7 +1,9 @@
 package readapi_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -182,6 +184,82 @@ func TestDealCallsListAndCursor(t *testing.T) {
 				t.Errorf("error message is empty")
 			}
 		})
+	}
+}
+
+// TestDealCallsRejectsMalformedPosition sends cursors whose digest is right
+// for the listing but whose position or shape is not one the API issued.
+func TestDealCallsRejectsMalformedPosition(t *testing.T) {
+	f := newFixture(t)
+	f.seedOrg(t, f.orgA)
+	var logs bytes.Buffer
+	f.api.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+
+	_, body := f.do(t, f.orgA, "", "GET", "/deals/deal-1/calls?limit=1", "")
+	valid, _ := body["nextCursor"].(string)
+	raw, err := base64.RawURLEncoding.DecodeString(valid)
+	if err != nil {
+		t.Fatalf("decode nextCursor %q: %v", valid, err)
+	}
+	var issued struct {
+		After   string `json:"a"`
+		Binding string `json:"b"`
+	}
+	if err := json.Unmarshal(raw, &issued); err != nil {
+		t.Fatalf("decode nextCursor JSON %s: %v", raw, err)
+	}
+	encode := func(v any) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(mustJSON(t, v)))
+	}
+	withPosition := func(after any) string {
+		return encode(map[string]any{"a": after, "b": issued.Binding})
+	}
+	started, callID, _ := strings.Cut(issued.After, "#")
+
+	tests := []struct {
+		name, cursor string
+	}{
+		{"position garbage", withPosition("garbage")},
+		{"position of 5000 characters", withPosition(strings.Repeat("x", 5000))},
+		{"position a number", withPosition(42)},
+		{"position empty", withPosition("")},
+		{"position without call id", withPosition(started + "#")},
+		{"position without time", withPosition("#" + callID)},
+		{"position time not UTC", withPosition("2026-03-02T12:00:00+01:00#" + callID)},
+		{"position time with fraction", withPosition("2026-03-02T11:00:00.5Z#" + callID)},
+		{"position call id with a hash", withPosition(started + "#" + callID + "#x")},
+		{"position call id too long", withPosition(started + "#" + strings.Repeat("9", 129))},
+		{"binding missing", encode(map[string]any{"a": issued.After})},
+		{"unknown field", encode(map[string]any{"a": issued.After, "b": issued.Binding, "t": f.orgB})},
+		{"trailing data", base64.RawURLEncoding.EncodeToString(append(raw, []byte(` {}`)...))},
+		{"token of 5000 characters", strings.Repeat("A", 5000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			status, body := f.do(t, f.orgA, "", "GET", "/deals/deal-1/calls?cursor="+url.QueryEscape(tt.cursor), "")
+			if status != 400 {
+				t.Errorf("status = %d, want 400 (%v)", status, body)
+			}
+			if body["field"] != "cursor" {
+				t.Errorf("field = %v, want cursor", body["field"])
+			}
+			msg, _ := body["error"].(string)
+			if !strings.Contains(msg, "cursor is malformed") && !strings.Contains(msg, "another deal listing") {
+				t.Errorf("error = %q, want it to say the cursor is malformed", msg)
+			}
+			if strings.Contains(logs.String(), `"level":"ERROR"`) {
+				t.Errorf("rejected cursor logged an error: %s", logs.String())
+			}
+			if n := logs.Len(); n > 1024 {
+				t.Errorf("rejected cursor logged %d bytes, want at most 1024", n)
+			}
+		})
+	}
+
+	// The issued cursor still works after the rejected ones.
+	if status, body := f.do(t, f.orgA, "", "GET", "/deals/deal-1/calls?limit=1&cursor="+valid, ""); status != 200 {
+		t.Errorf("issued cursor = %d %v, want 200", status, body)
 	}
 }
 

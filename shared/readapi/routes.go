@@ -14,9 +14,12 @@ import (
 	"github.com/dealdesk/gongingest/shared/store"
 )
 
+// maxCallIDLength is the longest call id the read API accepts.
+const maxCallIDLength = 128
+
 // validateCallID rejects ids that cannot be Gong call ids before any read.
 func validateCallID(id string) *apiError {
-	if id == "" || len(id) > 128 || !isIDString(id) {
+	if id == "" || len(id) > maxCallIDLength || !isIDString(id) {
 		return badRequest("callId", "call id %.40q is invalid: pass the Gong call id (digits)", id)
 	}
 	return nil

@@ -146,11 +146,36 @@ func (s *Store) ConsumeOAuthState(ctx context.Context, state string, now time.Ti
 		}
 		return OAuthState{}, fmt.Errorf("store: consume OAuth state: %w", err)
 	}
-	if len(out.Attributes) == 0 {
+	return decodeOAuthState(out.Attributes, hash, now)
+}
+
+// GetOAuthState returns what the state's item holds without consuming it, so
+// a callback can check who returned before it uses the state up. It returns
+// ErrNotFound for a state that was never issued or was already consumed, and
+// the record with ErrOAuthStateExpired when now is past its expiry.
+func (s *Store) GetOAuthState(ctx context.Context, state string, now time.Time) (OAuthState, error) {
+	if state == "" {
+		return OAuthState{}, fmt.Errorf("store: OAuth state is empty: %w", ErrNotFound)
+	}
+	hash := HashOAuthState(state)
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            oauthStateKey(hash),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return OAuthState{}, fmt.Errorf("store: read OAuth state: %w", err)
+	}
+	return decodeOAuthState(out.Item, hash, now)
+}
+
+// decodeOAuthState returns the record of a state item read under hash.
+func decodeOAuthState(attrs map[string]types.AttributeValue, hash string, now time.Time) (OAuthState, error) {
+	if len(attrs) == 0 {
 		return OAuthState{}, fmt.Errorf("store: OAuth state: %w", ErrNotFound)
 	}
 	var item oauthStateItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &item); err != nil {
+	if err := attributevalue.UnmarshalMap(attrs, &item); err != nil {
 		return OAuthState{}, fmt.Errorf("store: decode OAuth state: %w", err)
 	}
 	// The key already matched; comparing the stored hash again guards against
