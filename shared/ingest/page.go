@@ -12,16 +12,69 @@ import (
 	"github.com/dealdesk/gongingest/shared/store"
 )
 
-// page processes one page of calls from Gong. Skipping a call never affects
-// paging: the Gong client asks for the next page whatever this returns,
-// unless it is an error.
+// page processes one page of calls from Gong. It decides which calls to
+// keep, requests their transcripts, and then starts the page's store writes
+// in the background, so the Gong client reads the next page while they run.
+// Before it starts them, it waits for the previous page's writes, so at most
+// one page's writes run at a time. It then checks the tenant and the
+// deadline again, so no page is written after a disconnect or past the
+// margin. Skipping a call never affects paging: the Gong client asks for the
+// next page whatever this returns, unless it is an error.
 func (r *run) page(ctx context.Context, page []gong.Call) error {
+	if err := r.writes.failed(); err != nil {
+		return err
+	}
 	if err := r.checkTenant(ctx); err != nil {
 		return err
 	}
 	if err := r.checkDeadline(); err != nil {
 		return err
 	}
+	work, err := r.planPage(ctx, page)
+	if err != nil {
+		return err
+	}
+	work.transcripts, err = r.requestTranscripts(ctx, work.need, work.participants)
+	if err != nil {
+		return err
+	}
+	if err := r.writes.wait(); err != nil {
+		return err
+	}
+	if err := r.checkTenant(ctx); err != nil {
+		return err
+	}
+	if err := r.checkDeadline(); err != nil {
+		return err
+	}
+	r.pages++
+	r.writes.start(r.pages, func() error { return r.writePage(ctx, work) })
+	return nil
+}
+
+// pageWork is the store work of one page, planned while the previous page's
+// writes may still run.
+type pageWork struct {
+	skips []skippedCall
+	kept  []calls.Call
+	// need lists the kept calls whose transcript is not final, with the
+	// participants that resolve its speakers.
+	need         []string
+	participants map[string][]calls.Participant
+	transcripts  transcriptBatch
+}
+
+// skippedCall is a call of the page that is not ingested, and why.
+type skippedCall struct {
+	call   calls.Call
+	reason string
+	stored bool
+}
+
+// planPage converts the page's calls, reads their stored transcript states
+// and sorts them into kept and skipped calls. It writes nothing.
+func (r *run) planPage(ctx context.Context, page []gong.Call) (pageWork, error) {
+	var work pageWork
 	fetchedAt := r.e.now()
 	var fresh []calls.Call
 	for _, gc := range page {
@@ -29,7 +82,9 @@ func (r *run) page(ctx context.Context, page []gong.Call) error {
 			continue
 		}
 		r.seen[gc.ID] = true
+		r.mu.Lock()
 		r.sum.CallsSeen++
+		r.mu.Unlock()
 		fresh = append(fresh, ConvertCall(r.t.ID(), gc, fetchedAt))
 	}
 	ids := make([]string, len(fresh))
@@ -38,21 +93,17 @@ func (r *run) page(ctx context.Context, page []gong.Call) error {
 	}
 	states, err := r.t.TranscriptStates(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("read transcript states: %w", err)
+		return work, fmt.Errorf("read transcript states: %w", err)
 	}
 
-	var kept []calls.Call
 	for _, c := range fresh {
 		st, stored := states[c.CallID]
 		if r.msg.Kind == queue.KindContinue && stored && final(st) {
 			// Written by the interrupted run or an earlier one.
 			continue
 		}
-		reason := r.classify(c)
-		if reason != "" {
-			if err := r.skip(ctx, c, reason, stored); err != nil {
-				return err
-			}
+		if reason := r.classify(c); reason != "" {
+			work.skips = append(work.skips, skippedCall{call: c, reason: reason, stored: stored})
 			continue
 		}
 		if stored {
@@ -60,29 +111,36 @@ func (r *run) page(ctx context.Context, page []gong.Call) error {
 		} else {
 			c.Transcript = calls.TranscriptState{Status: calls.TranscriptPending}
 		}
-		kept = append(kept, c)
-	}
-	if err := r.writeCalls(ctx, kept); err != nil {
-		return err
+		work.kept = append(work.kept, c)
 	}
 
-	var need []string
-	participants := map[string][]calls.Participant{}
-	for _, c := range kept {
+	work.participants = map[string][]calls.Participant{}
+	for _, c := range work.kept {
 		if final(c.Transcript) {
 			continue
 		}
-		need = append(need, c.CallID)
-		participants[c.CallID] = c.Participants
-		if _, ok := r.pending[c.CallID]; !ok && !c.Transcript.FirstMissingAt.IsZero() {
+		work.need = append(work.need, c.CallID)
+		work.participants[c.CallID] = c.Participants
+		if !c.Transcript.FirstMissingAt.IsZero() {
 			// Keeps the retry period counting from the first miss.
-			r.pending[c.CallID] = store.PendingTranscript{CallID: c.CallID, Started: c.Started, FirstMissingAt: c.Transcript.FirstMissingAt}
+			r.addPending(store.PendingTranscript{CallID: c.CallID, Started: c.Started, FirstMissingAt: c.Transcript.FirstMissingAt})
 		}
 	}
-	if err := r.fetchTranscripts(ctx, need, participants); err != nil {
+	return work, nil
+}
+
+// writePage runs the store work of one page: skip records, calls and their
+// deal mappings, then the transcripts, which need their calls stored.
+func (r *run) writePage(ctx context.Context, work pageWork) error {
+	for _, s := range work.skips {
+		if err := r.skip(ctx, s.call, s.reason, s.stored); err != nil {
+			return err
+		}
+	}
+	if err := r.writeCalls(ctx, work.kept); err != nil {
 		return err
 	}
-	return r.checkDeadline()
+	return r.storeTranscripts(ctx, work.transcripts)
 }
 
 func final(st calls.TranscriptState) bool {
@@ -107,7 +165,9 @@ func (r *run) classify(c calls.Call) string {
 // is removed. A stored call outside a backfill's user scope or without a
 // current user is left as it is, because an earlier run kept it.
 func (r *run) skip(ctx context.Context, c calls.Call, reason string, stored bool) error {
+	r.mu.Lock()
 	r.sum.Skipped[reason]++
+	r.mu.Unlock()
 	if stored {
 		if reason != calls.SkipPrivate {
 			return nil

@@ -38,7 +38,10 @@ type run struct {
 	seen      map[string]bool                    // call ids processed in this run
 	requested map[string]bool                    // call ids whose transcript was requested
 	pending   map[string]store.PendingTranscript // retries not yet requested
-	mu        sync.Mutex                         // guards sum while page writes run
+	mu        sync.Mutex                         // guards sum and pending while page writes run
+
+	pages  int        // pages whose writes started
+	writes pageWrites // store writes of the last page, in the background
 }
 
 // planWindow sets the window the run reads.
@@ -107,12 +110,21 @@ func (r *run) execute(ctx context.Context) error {
 		}
 	}
 	filter := gong.CallFilter{From: r.from, To: r.to}
-	if err := r.client.Calls(ctx, filter, func(page []gong.Call) error { return r.page(ctx, page) }); err != nil {
+	err = r.client.Calls(ctx, filter, func(page []gong.Call) error { return r.page(ctx, page) })
+	// The run ends only after every page's writes ended, and a failed write
+	// fails it even when reading stopped early or failed too.
+	if werr := r.writes.wait(); werr != nil {
+		return werr
+	}
+	if err != nil {
 		var stop *stopError
 		if errors.As(err, &stop) {
 			return stop
 		}
 		return fmt.Errorf("read calls %s to %s: %w", r.from.Format(time.RFC3339), r.to.Format(time.RFC3339), err)
+	}
+	if err := r.checkDeadline(); err != nil {
+		return err
 	}
 	// Retries of pending transcripts when the window had no page to share
 	// their requests with.

@@ -11,39 +11,49 @@ import (
 	"github.com/dealdesk/gongingest/shared/store"
 )
 
+// transcriptBatch is one transcript request of a run and what Gong returned.
+type transcriptBatch struct {
+	ids          []string              // call ids requested, in request order
+	got          []gong.CallTranscript // returned transcripts that have text
+	participants map[string][]calls.Participant
+}
+
 // fetchTranscripts requests the transcripts of ids, whose participants are
-// given, together with the pending retries not requested yet in this run, in
-// batches of up to 100 ids. Each transcript Gong returns is stored. Calls
-// left without one stay pending until the retry period ends, then are marked
-// as having none.
+// given, together with the pending retries not requested yet in this run,
+// and stores them. See requestTranscripts and storeTranscripts.
 func (r *run) fetchTranscripts(ctx context.Context, ids []string, participants map[string][]calls.Participant) error {
-	var batch []string
+	batch, err := r.requestTranscripts(ctx, ids, participants)
+	if err != nil {
+		return err
+	}
+	return r.storeTranscripts(ctx, batch)
+}
+
+// requestTranscripts requests the transcripts of ids, whose participants
+// are given, together with the pending retries not requested yet in this
+// run, in batches of up to 100 ids. It writes nothing.
+func (r *run) requestTranscripts(ctx context.Context, ids []string, participants map[string][]calls.Participant) (transcriptBatch, error) {
+	batch := transcriptBatch{participants: participants}
 	for _, id := range ids {
 		if !r.requested[id] {
 			r.requested[id] = true
-			batch = append(batch, id)
+			batch.ids = append(batch.ids, id)
 		}
 	}
-	retries := make([]string, 0, len(r.pending))
-	for id := range r.pending {
-		if !r.requested[id] {
-			retries = append(retries, id)
-		}
-	}
+	retries := r.unrequestedPending()
 	sort.Strings(retries)
 	for _, id := range retries {
 		r.requested[id] = true
-		batch = append(batch, id)
+		batch.ids = append(batch.ids, id)
 	}
-	if len(batch) == 0 {
-		return nil
+	if len(batch.ids) == 0 {
+		return batch, nil
 	}
 
-	var got []gong.CallTranscript
-	err := r.client.Transcripts(ctx, batch, func(page []gong.CallTranscript) error {
+	err := r.client.Transcripts(ctx, batch.ids, func(page []gong.CallTranscript) error {
 		for _, ct := range page {
 			if len(ct.Monologues) > 0 {
-				got = append(got, ct)
+				batch.got = append(batch.got, ct)
 			}
 		}
 		return nil
@@ -51,15 +61,24 @@ func (r *run) fetchTranscripts(ctx context.Context, ids []string, participants m
 	if err != nil {
 		var stop *stopError
 		if errors.As(err, &stop) {
-			return stop
+			return batch, stop
 		}
-		return fmt.Errorf("read transcripts of %d call(s): %w", len(batch), err)
+		return batch, fmt.Errorf("read transcripts of %d call(s): %w", len(batch.ids), err)
 	}
+	return batch, nil
+}
 
-	stored := make(map[string]bool, len(got))
-	err = r.forEach(ctx, len(got), func(ctx context.Context, i int) error {
-		ct := got[i]
-		parts, ok := participants[ct.CallID]
+// storeTranscripts stores each transcript of the batch. Calls left without
+// one stay pending until the retry period ends, then are marked as having
+// none.
+func (r *run) storeTranscripts(ctx context.Context, batch transcriptBatch) error {
+	if len(batch.ids) == 0 {
+		return nil
+	}
+	stored := make(map[string]bool, len(batch.got))
+	err := r.forEach(ctx, len(batch.got), func(ctx context.Context, i int) error {
+		ct := batch.got[i]
+		parts, ok := batch.participants[ct.CallID]
 		if !ok {
 			c, err := r.t.GetCall(ctx, ct.CallID)
 			if errors.Is(err, store.ErrNotFound) {
@@ -87,9 +106,9 @@ func (r *run) fetchTranscripts(ctx context.Context, ids []string, participants m
 	if err != nil {
 		return err
 	}
-	for _, id := range batch {
+	for _, id := range batch.ids {
 		if stored[id] {
-			delete(r.pending, id)
+			r.removePending(id)
 			continue
 		}
 		if err := r.markMissing(ctx, id); err != nil {
@@ -99,15 +118,46 @@ func (r *run) fetchTranscripts(ctx context.Context, ids []string, participants m
 	return nil
 }
 
+// addPending records a transcript retry unless the call already has one.
+func (r *run) addPending(p store.PendingTranscript) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.pending[p.CallID]; !ok {
+		r.pending[p.CallID] = p
+	}
+}
+
+// removePending removes the call's transcript retry and returns it.
+func (r *run) removePending(callID string) (store.PendingTranscript, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pending[callID]
+	delete(r.pending, callID)
+	return p, ok
+}
+
+// unrequestedPending returns the call ids of the transcript retries not
+// requested yet in this run.
+func (r *run) unrequestedPending() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.pending))
+	for id := range r.pending {
+		if !r.requested[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // markMissing records that Gong had no transcript for the call: pending while
 // the retry period lasts, none after it.
 func (r *run) markMissing(ctx context.Context, callID string) error {
 	now := r.e.now()
 	first := now
-	if p, ok := r.pending[callID]; ok && !p.FirstMissingAt.IsZero() {
+	if p, ok := r.removePending(callID); ok && !p.FirstMissingAt.IsZero() {
 		first = p.FirstMissingAt
 	}
-	delete(r.pending, callID)
 	st := calls.TranscriptState{Status: calls.TranscriptPending, FirstMissingAt: first}
 	if r.retryExpired(first, now) {
 		st.Status = calls.TranscriptNone
@@ -118,11 +168,15 @@ func (r *run) markMissing(ctx context.Context, callID string) error {
 		}
 		return fmt.Errorf("record missing transcript of call %s: %w", callID, err)
 	}
+	r.mu.Lock()
 	if st.Status == calls.TranscriptNone {
 		r.sum.TranscriptsNone++
-		r.log.Info("transcript retry period over, marked as none", "call_id", callID, "first_missing_at", first)
 	} else {
 		r.sum.TranscriptsPending++
+	}
+	r.mu.Unlock()
+	if st.Status == calls.TranscriptNone {
+		r.log.Info("transcript retry period over, marked as none", "call_id", callID, "first_missing_at", first)
 	}
 	return nil
 }
