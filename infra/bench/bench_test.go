@@ -288,6 +288,11 @@ func benchBackfill(b *testing.B) {
 		job.WindowsTotal, job.CallsIngested, job.TranscriptsStored, total, byEndpoint, throttled, needed)
 	b.Logf("engine process: %.1f s, peak heap in use %.1f MB, peak Go runtime memory %.1f MB, max RSS %.1f MB",
 		res.Seconds, mb(res.PeakHeapInuse), mb(res.PeakRuntimeTotal), mb(res.MaxRSS))
+	var ddbRequests int64
+	for _, n := range res.DynamoDBRequests {
+		ddbRequests += n
+	}
+	b.Logf("engine process: %d DynamoDB requests %v", ddbRequests, res.DynamoDBRequests)
 
 	sizes, err := measureTranscripts(w.ctx, w.ddb.DynamoDB, w.st.Table(), w.tenant)
 	if err != nil {
@@ -305,6 +310,7 @@ func benchBackfill(b *testing.B) {
 	b.ReportMetric(float64(total), "gong-requests")
 	b.ReportMetric(float64(total)*100/float64(job.CallsIngested), "req/100calls")
 	b.ReportMetric(float64(throttled), "gong-429s")
+	b.ReportMetric(float64(ddbRequests)/float64(job.CallsIngested), "ddb-req/call")
 	b.ReportMetric(res.Seconds, "seconds")
 	b.ReportMetric(floor, "floor-seconds")
 	b.ReportMetric(ratio, "ratio-to-floor")

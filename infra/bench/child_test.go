@@ -40,6 +40,8 @@ type childResult struct {
 	PeakHeapInuse    int64   `json:"peakHeapInuse"`    // HeapInuse high-water mark, sampled
 	PeakRuntimeTotal int64   `json:"peakRuntimeTotal"` // memory mapped by the Go runtime (MemStats.Sys), sampled
 	MaxRSS           int64   `json:"maxRSS"`           // getrusage ru_maxrss, in bytes
+	// DynamoDBRequests counts the engine's DynamoDB requests by operation.
+	DynamoDBRequests map[string]int64 `json:"dynamoDBRequests"`
 }
 
 // startBackfillChild runs the test binary again as the engine process,
@@ -78,7 +80,8 @@ func startBackfillChild(w *world) (childResult, error) {
 func runBackfillChild() int {
 	ctx := context.Background()
 	clients := localaws.NewClients(os.Getenv(childSQSEnv))
-	st := store.New(localaws.NewClients(os.Getenv(childDynamoDBEnv)).DynamoDB, os.Getenv(childTableEnv))
+	db := newCountingDynamoDB(localaws.NewClients(os.Getenv(childDynamoDBEnv)).DynamoDB)
+	st := store.New(db, os.Getenv(childTableEnv))
 	queueURL := os.Getenv(childQueueEnv)
 	sender := &queue.Sender{SQS: clients.SQS, QueueURL: queueURL}
 	tokens := fixedToken{access: os.Getenv(childTokenEnv), baseURL: os.Getenv(childBaseURLEnv)}
@@ -110,7 +113,8 @@ func runBackfillChild() int {
 	res := childResult{
 		Messages: n, Seconds: elapsed.Seconds(),
 		PeakHeapInuse: heap, PeakRuntimeTotal: total,
-		MaxRSS: ru.Maxrss * 1024, // kilobytes on Linux
+		MaxRSS:           ru.Maxrss * 1024, // kilobytes on Linux
+		DynamoDBRequests: db.snapshot(),
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fmt.Fprintf(os.Stderr, "write the result: %v\n", err)

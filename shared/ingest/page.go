@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dealdesk/gongingest/shared/calls"
 	"github.com/dealdesk/gongingest/shared/gong"
@@ -47,6 +48,7 @@ func (r *run) page(ctx context.Context, page []gong.Call) error {
 	if err := r.checkDeadline(); err != nil {
 		return err
 	}
+	work.transcripts.storedChunks = work.storedChunks
 	r.pages++
 	r.writes.start(r.pages, func() error { return r.writePage(ctx, work) })
 	return nil
@@ -62,6 +64,14 @@ type pageWork struct {
 	need         []string
 	participants map[string][]calls.Participant
 	transcripts  transcriptBatch
+	// skipRecords lists the kept calls that had a skip record when the page
+	// was planned. Only these can have one to delete, because the run writes
+	// skip records only for the calls it skips and the consumer's sync lease
+	// keeps other runs of the tenant out.
+	skipRecords map[string]bool
+	// storedChunks is the stored transcript chunk count of each kept call
+	// when the page was planned, so writing its transcript needs no read.
+	storedChunks map[string]int
 }
 
 // skippedCall is a call of the page that is not ingested, and why.
@@ -72,7 +82,8 @@ type skippedCall struct {
 }
 
 // planPage converts the page's calls, reads their stored transcript states
-// and sorts them into kept and skipped calls. It writes nothing.
+// and skip records with one batch read, and sorts them into kept and skipped
+// calls. It writes nothing.
 func (r *run) planPage(ctx context.Context, page []gong.Call) (pageWork, error) {
 	var work pageWork
 	fetchedAt := r.e.now()
@@ -91,13 +102,22 @@ func (r *run) planPage(ctx context.Context, page []gong.Call) (pageWork, error) 
 	for i, c := range fresh {
 		ids[i] = c.CallID
 	}
-	states, err := r.t.TranscriptStates(ctx, ids)
+	states, err := r.t.CallStates(ctx, ids)
 	if err != nil {
-		return work, fmt.Errorf("read transcript states: %w", err)
+		return work, fmt.Errorf("read call states: %w", err)
 	}
 
+	work.skipRecords = map[string]bool{}
+	work.storedChunks = make(map[string]int, len(fresh))
 	for _, c := range fresh {
-		st, stored := states[c.CallID]
+		cs := states[c.CallID]
+		// A call stored without a transcript state counts as not stored,
+		// as it did when this read returned transcript states only.
+		var st calls.TranscriptState
+		stored := cs.Transcript != nil
+		if stored {
+			st = *cs.Transcript
+		}
 		if r.msg.Kind == queue.KindContinue && stored && final(st) {
 			// Written by the interrupted run or an earlier one.
 			continue
@@ -111,6 +131,10 @@ func (r *run) planPage(ctx context.Context, page []gong.Call) (pageWork, error) 
 		} else {
 			c.Transcript = calls.TranscriptState{Status: calls.TranscriptPending}
 		}
+		if cs.Skipped {
+			work.skipRecords[c.CallID] = true
+		}
+		work.storedChunks[c.CallID] = cs.TranscriptChunks
 		work.kept = append(work.kept, c)
 	}
 
@@ -137,7 +161,7 @@ func (r *run) writePage(ctx context.Context, work pageWork) error {
 			return err
 		}
 	}
-	if err := r.writeCalls(ctx, work.kept); err != nil {
+	if err := r.writeCalls(ctx, work.kept, work.skipRecords); err != nil {
 		return err
 	}
 	return r.storeTranscripts(ctx, work.transcripts)
@@ -206,15 +230,21 @@ func skipDetail(c calls.Call, reason string) string {
 	return ""
 }
 
-// writeCalls stores the kept calls and maps them to deals, a few at a time.
-func (r *run) writeCalls(ctx context.Context, kept []calls.Call) error {
-	return r.forEach(ctx, len(kept), func(ctx context.Context, i int) error {
+// writeCalls stores the kept calls and maps them to deals, a few at a time,
+// and then adds the calls it created to the tenant's call counter with one
+// update. skipRecords lists the calls that have a skip record to delete.
+func (r *run) writeCalls(ctx context.Context, kept []calls.Call, skipRecords map[string]bool) error {
+	var created atomic.Int64
+	err := r.forEach(ctx, len(kept), func(ctx context.Context, i int) error {
 		c := kept[i]
-		w, err := r.t.WriteCall(ctx, c)
+		w, err := r.t.WriteCallUncounted(ctx, c)
 		if err != nil {
 			return fmt.Errorf("write call %s: %w", c.CallID, err)
 		}
 		if w.Created {
+			created.Add(1)
+		}
+		if w.Created && skipRecords[c.CallID] {
 			// A call skipped earlier may qualify now, for example after a
 			// user joined; its skip record no longer applies.
 			if err := r.t.DeleteSkip(ctx, c.CallID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -238,6 +268,16 @@ func (r *run) writeCalls(ctx context.Context, kept []calls.Call) error {
 		}
 		return nil
 	})
+	// The count is added even when a write failed, for the calls created
+	// before it. NOTE: it is a second write after the call items, so a crash
+	// in between leaves the counter short by the page's new calls until
+	// RecountCalls runs.
+	if n := created.Load(); n > 0 {
+		if cerr := r.t.AddCallCount(ctx, int(n)); cerr != nil {
+			return errors.Join(err, fmt.Errorf("count %d new call(s): %w", n, cerr))
+		}
+	}
+	return err
 }
 
 // forEach runs fn for 0..n-1 on a few goroutines and returns the first error.

@@ -16,6 +16,9 @@ type transcriptBatch struct {
 	ids          []string              // call ids requested, in request order
 	got          []gong.CallTranscript // returned transcripts that have text
 	participants map[string][]calls.Participant
+	// storedChunks is the stored chunk count of the calls whose count the
+	// run read. Other calls' transcripts are written with a read first.
+	storedChunks map[string]int
 }
 
 // fetchTranscripts requests the transcripts of ids, whose participants are
@@ -68,9 +71,10 @@ func (r *run) requestTranscripts(ctx context.Context, ids []string, participants
 	return batch, nil
 }
 
-// storeTranscripts stores each transcript of the batch. Calls left without
-// one stay pending until the retry period ends, then are marked as having
-// none.
+// storeTranscripts stores each transcript of the batch and then drops it
+// from the batch, so its memory is freed before the next page's writes.
+// Calls left without one stay pending until the retry period ends, then are
+// marked as having none.
 func (r *run) storeTranscripts(ctx context.Context, batch transcriptBatch) error {
 	if len(batch.ids) == 0 {
 		return nil
@@ -91,7 +95,15 @@ func (r *run) storeTranscripts(ctx context.Context, batch transcriptBatch) error
 			}
 			parts = c.Participants
 		}
-		if _, err := r.t.PutTranscript(ctx, ResolveTranscript(ct, parts)); err != nil {
+		var err error
+		if n, ok := batch.storedChunks[ct.CallID]; ok {
+			_, err = r.t.PutTranscriptOver(ctx, ResolveTranscript(ct, parts), n)
+		} else {
+			_, err = r.t.PutTranscript(ctx, ResolveTranscript(ct, parts))
+		}
+		// Each index is handled by one goroutine, so this write is not racy.
+		batch.got[i] = gong.CallTranscript{}
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}

@@ -173,3 +173,28 @@ var _ = addCases(
 		}
 	}},
 )
+
+var _ = addCases(
+	suiteCase{"CallUncountedWriteAndCount", func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tn := e.tenant
+		w, err := tn.WriteCallUncounted(ctx, sampleCall("1101"))
+		mustNoErr(t, "WriteCallUncounted", err)
+		if !w.Created {
+			t.Errorf("WriteCallUncounted created = false, want true")
+		}
+		n, err := tn.CallCount(ctx)
+		mustNoErr(t, "CallCount", err)
+		if n != 0 {
+			t.Errorf("counter after an uncounted write = %d, want 0", n)
+		}
+		mustNoErr(t, "AddCallCount", tn.AddCallCount(ctx, 1))
+		_, err = tn.WriteCall(ctx, sampleCall("1102"))
+		mustNoErr(t, "WriteCall", err)
+		n, err = tn.CallCount(ctx)
+		mustNoErr(t, "CallCount", err)
+		if n != 2 {
+			t.Errorf("counter = %d, want 2", n)
+		}
+	}},
+)

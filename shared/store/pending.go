@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,7 +64,7 @@ func (t *Tenant) SetTranscriptState(ctx context.Context, callID string, st calls
 			state.FirstMissingAt = current.Transcript.FirstMissingAt
 		}
 	}
-	stateItem, err := t.transcriptStateUpdate(callID, state, current.Chunks)
+	stateItem, err := t.transcriptStateUpdate(callID, state, current.Chunks, -1)
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,9 @@ func (t *Tenant) SetTranscriptState(ctx context.Context, callID string, st calls
 
 // transcriptStateUpdate returns the transaction step that sets the call
 // item's transcript map and chunk count, on condition that the call exists.
-func (t *Tenant) transcriptStateUpdate(callID string, state transcriptAV, chunks int) (types.TransactWriteItem, error) {
+// When expectedChunks is 0 or more, the condition also requires the stored
+// chunk count to equal it (a missing count equals 0).
+func (t *Tenant) transcriptStateUpdate(callID string, state transcriptAV, chunks, expectedChunks int) (types.TransactWriteItem, error) {
 	av, err := marshalMap(state)
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("store: encode transcript state of call %s: %w", callID, err)
@@ -102,6 +105,15 @@ func (t *Tenant) transcriptStateUpdate(callID string, state transcriptAV, chunks
 	update := expression.Set(expression.Name(attrTranscript), expression.Value(&types.AttributeValueMemberM{Value: av})).
 		Set(expression.Name(attrTranscriptChunks), expression.Value(chunks))
 	cond := expression.AttributeExists(expression.Name("callId"))
+	switch {
+	case expectedChunks == 0:
+		cond = cond.And(expression.Or(
+			expression.AttributeNotExists(expression.Name(attrTranscriptChunks)),
+			expression.Name(attrTranscriptChunks).Equal(expression.Value(0)),
+		))
+	case expectedChunks > 0:
+		cond = cond.And(expression.Name(attrTranscriptChunks).Equal(expression.Value(expectedChunks)))
+	}
 	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("store: build transcript state update: %w", err)
@@ -175,6 +187,113 @@ func (t *Tenant) TranscriptStates(ctx context.Context, callIDs []string) (map[st
 		}
 	}
 	return out, nil
+}
+
+// CallState is the stored state of one call id, as CallStates reads it.
+type CallState struct {
+	Stored bool // the CALL# item exists
+	// Transcript is the call's transcript state, nil when the call is not
+	// stored or has no state yet.
+	Transcript *calls.TranscriptState
+	// TranscriptChunks is the chunk count of the stored transcript, 0 when
+	// none is stored. Pass it to PutTranscriptOver.
+	TranscriptChunks int
+	Skipped          bool // a SKIP# item exists
+}
+
+// CallStates reads, for each of callIDs, the call item's transcript state and
+// chunk count and whether a skip record exists, with BatchGetItem: one
+// request per 50 distinct ids, because each id takes two of the 100 keys.
+// Every id is in the returned map.
+func (t *Tenant) CallStates(ctx context.Context, callIDs []string) (map[string]CallState, error) {
+	ids, err := distinctIDs(callIDs)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{AttrSK, "callId", attrTranscript, attrTranscriptChunks}
+	out := make(map[string]CallState, len(ids))
+	for _, id := range ids {
+		out[id] = CallState{}
+	}
+	per := batchGetLimit / 2
+	for start := 0; start < len(ids); start += per {
+		var sks []string
+		for _, id := range ids[start:min(start+per, len(ids))] {
+			sks = append(sks, CallSK(id), skSkip+id)
+		}
+		err := t.batchGetItems(ctx, sks, names, func(item map[string]types.AttributeValue) error {
+			var rec struct {
+				SK         string        `dynamodbav:"sk"`
+				CallID     string        `dynamodbav:"callId"`
+				Transcript *transcriptAV `dynamodbav:"transcript"`
+				Chunks     int           `dynamodbav:"transcriptChunks"`
+			}
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return fmt.Errorf("decode call state: %w", err)
+			}
+			if id, ok := strings.CutPrefix(rec.SK, skSkip); ok {
+				st := out[id]
+				st.Skipped = true
+				out[id] = st
+				return nil
+			}
+			id := strings.TrimPrefix(rec.SK, skCall)
+			st := out[id]
+			st.Stored = true
+			st.TranscriptChunks = rec.Chunks
+			if rec.Transcript != nil {
+				state := rec.Transcript.state()
+				st.Transcript = &state
+			}
+			out[id] = st
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: read call states of tenant %s: %w", t.id, err)
+		}
+	}
+	return out, nil
+}
+
+// distinctIDs validates callIDs and returns them without repeats, in order.
+func distinctIDs(callIDs []string) ([]string, error) {
+	seen := make(map[string]bool, len(callIDs))
+	var ids []string
+	for _, id := range callIDs {
+		if err := validateID("call id", id); err != nil {
+			return nil, err
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// batchGetItems reads the projected attributes of the tenant's items sks, at
+// most batchGetLimit of them, with one consistent BatchGetItem request and
+// its retries. Missing items are left out.
+func (t *Tenant) batchGetItems(ctx context.Context, sks []string, names []string, fn func(map[string]types.AttributeValue) error) error {
+	proj := expression.NamesList(expression.Name(names[0]))
+	for _, n := range names[1:] {
+		proj = proj.AddNames(expression.Name(n))
+	}
+	expr, err := expression.NewBuilder().WithProjection(proj).Build()
+	if err != nil {
+		return fmt.Errorf("build projection: %w", err)
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(sks))
+	for _, sk := range sks {
+		keys = append(keys, t.key(sk))
+	}
+	request := map[string]types.KeysAndAttributes{t.s.table: {
+		Keys:                     keys,
+		ProjectionExpression:     expr.Projection(),
+		ExpressionAttributeNames: expr.Names(),
+		ConsistentRead:           aws.Bool(true),
+	}}
+	return t.batchGet(ctx, request, fn)
 }
 
 // maxBatchAttempts bounds the retries of keys DynamoDB leaves unprocessed.

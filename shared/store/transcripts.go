@@ -87,8 +87,27 @@ func transcriptSK(callID string, chunk int) string {
 // marks the call's transcript complete. The call must be stored already
 // (ErrNotFound otherwise). Chunks, the deletion of chunks left from a longer
 // earlier copy, the call's transcript state and the removal of its pending
-// item are written in one transaction.
+// item are written in one transaction. It reads the call item first, to learn
+// how many chunks the earlier copy has.
 func (t *Tenant) PutTranscript(ctx context.Context, tr calls.Transcript) (TranscriptStats, error) {
+	return t.putTranscript(ctx, tr, -1)
+}
+
+// PutTranscriptOver is PutTranscript for a caller that read the call's
+// stored chunk count (CallState.TranscriptChunks), so it skips the read. The
+// transaction requires the count to be unchanged. When it changed since, or
+// the call is not stored, PutTranscriptOver reads the call item and writes
+// as PutTranscript does.
+func (t *Tenant) PutTranscriptOver(ctx context.Context, tr calls.Transcript, storedChunks int) (TranscriptStats, error) {
+	if storedChunks < 0 {
+		return TranscriptStats{}, fmt.Errorf("store: stored chunk count %d of call %s is negative", storedChunks, tr.CallID)
+	}
+	return t.putTranscript(ctx, tr, storedChunks)
+}
+
+// putTranscript writes the transcript. storedChunks is the chunk count the
+// caller read, or -1 to read it here.
+func (t *Tenant) putTranscript(ctx context.Context, tr calls.Transcript, storedChunks int) (TranscriptStats, error) {
 	if err := validateID("call id", tr.CallID); err != nil {
 		return TranscriptStats{}, err
 	}
@@ -108,18 +127,12 @@ func (t *Tenant) PutTranscript(ctx context.Context, tr calls.Transcript) (Transc
 	if err != nil {
 		return TranscriptStats{}, fmt.Errorf("store: measure transcript of call %s of tenant %s: %w", tr.CallID, t.id, err)
 	}
-	var current struct {
-		Chunks int `dynamodbav:"transcriptChunks"`
-	}
-	if err := t.getItemProjected(ctx, CallSK(tr.CallID), []string{"callId", attrTranscriptChunks}, &current); err != nil {
-		return TranscriptStats{}, fmt.Errorf("store: transcript of call %s needs the call stored first: %w", tr.CallID, err)
-	}
 
 	monologues, sentences := countTranscript(tr)
 	now := t.s.Now().UTC()
 	sum := sha256.Sum256(payload)
 	checksum := hex.EncodeToString(sum[:16])
-	var items []types.TransactWriteItem
+	var puts []types.TransactWriteItem
 	for i := 0; i < n; i++ {
 		chunk := transcriptChunk{
 			CallID:   tr.CallID,
@@ -142,28 +155,61 @@ func (t *Tenant) PutTranscript(ctx context.Context, tr calls.Transcript) (Transc
 		for k, v := range t.key(transcriptSK(tr.CallID, i)) {
 			av[k] = v
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(t.s.table), Item: av}})
-	}
-	for i := n; i < current.Chunks; i++ {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(t.s.table), Key: t.key(transcriptSK(tr.CallID, i)),
-		}})
+		puts = append(puts, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(t.s.table), Item: av}})
 	}
 	state := transcriptAV{Status: calls.TranscriptComplete, StoredAt: now, Monologues: monologues, Sentences: sentences}
-	stateItem, err := t.transcriptStateUpdate(tr.CallID, state, n)
-	if err != nil {
-		return TranscriptStats{}, err
+	stats := TranscriptStats{Chunks: n, JSONBytes: jsonBytes, StoredBytes: int64(len(payload))}
+
+	if storedChunks >= 0 {
+		err := t.writeTranscript(ctx, tr.CallID, puts, state, storedChunks, true)
+		if err == nil {
+			return stats, nil
+		}
+		if !isConditionFailed(err) {
+			return TranscriptStats{}, fmt.Errorf("store: put transcript of call %s of tenant %s (%d chunks): %w", tr.CallID, t.id, n, err)
+		}
+		// The call is not stored, or its chunk count changed since the
+		// caller read it: read the count and write again.
 	}
-	items = append(items, stateItem, types.TransactWriteItem{Delete: &types.Delete{
-		TableName: aws.String(t.s.table), Key: t.key(skPending + tr.CallID),
-	}})
-	if _, err := t.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+	var current struct {
+		Chunks int `dynamodbav:"transcriptChunks"`
+	}
+	if err := t.getItemProjected(ctx, CallSK(tr.CallID), []string{"callId", attrTranscriptChunks}, &current); err != nil {
+		return TranscriptStats{}, fmt.Errorf("store: transcript of call %s needs the call stored first: %w", tr.CallID, err)
+	}
+	if err := t.writeTranscript(ctx, tr.CallID, puts, state, current.Chunks, false); err != nil {
 		if isConditionFailed(err) {
 			return TranscriptStats{}, fmt.Errorf("store: transcript of call %s of tenant %s: call %w", tr.CallID, t.id, ErrNotFound)
 		}
 		return TranscriptStats{}, fmt.Errorf("store: put transcript of call %s of tenant %s (%d chunks): %w", tr.CallID, t.id, n, err)
 	}
-	return TranscriptStats{Chunks: n, JSONBytes: jsonBytes, StoredBytes: int64(len(payload))}, nil
+	return stats, nil
+}
+
+// writeTranscript runs the transaction of putTranscript: the chunk puts,
+// deletes of the chunks numbered from len(puts) up to storedChunks, the call's
+// transcript state and the deletion of its pending item. With checkChunks the
+// transaction also requires the call's chunk count to still be storedChunks.
+func (t *Tenant) writeTranscript(ctx context.Context, callID string, puts []types.TransactWriteItem, state transcriptAV, storedChunks int, checkChunks bool) error {
+	items := append([]types.TransactWriteItem(nil), puts...)
+	for i := len(puts); i < storedChunks; i++ {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(t.s.table), Key: t.key(transcriptSK(callID, i)),
+		}})
+	}
+	expected := -1
+	if checkChunks {
+		expected = storedChunks
+	}
+	stateItem, err := t.transcriptStateUpdate(callID, state, len(puts), expected)
+	if err != nil {
+		return err
+	}
+	items = append(items, stateItem, types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(t.s.table), Key: t.key(skPending + callID),
+	}})
+	_, err = t.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return err
 }
 
 // GetTranscript reads a call's stored transcript, or returns ErrNotFound.

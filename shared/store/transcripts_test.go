@@ -272,3 +272,101 @@ var _ = addCases(
 		}
 	}},
 )
+
+var _ = addCases(
+	suiteCase{"CallStatesReadsCallsAndSkips", func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tn := e.tenant
+		// 60 ids take two BatchGetItem requests of 50 ids each.
+		var ids []string
+		for i := 0; i < 60; i++ {
+			ids = append(ids, fmt.Sprint(6000+i))
+		}
+		_, err := tn.PutCall(ctx, sampleCall("6000"))
+		mustNoErr(t, "PutCall 6000", err)
+		_, err = tn.PutCall(ctx, sampleCall("6059"))
+		mustNoErr(t, "PutCall 6059", err)
+		_, err = tn.PutTranscript(ctx, syntheticTranscript("6059", 500, 3*time.Minute, 3))
+		mustNoErr(t, "PutTranscript 6059", err)
+		skip := store.Skip{CallID: "6001", Reason: calls.SkipPrivate, Started: e.clock.Now(), SeenAt: e.clock.Now()}
+		mustNoErr(t, "PutSkip", tn.PutSkip(ctx, skip))
+
+		states, err := tn.CallStates(ctx, append(ids, "6000"))
+		mustNoErr(t, "CallStates", err)
+
+		if len(states) != 60 {
+			t.Errorf("CallStates returned %d entries, want 60", len(states))
+		}
+		if st := states["6000"]; !st.Stored || st.Transcript != nil || st.Skipped || st.TranscriptChunks != 0 {
+			t.Errorf("state of 6000 = %+v, want stored without transcript state or skip", st)
+		}
+		if st := states["6001"]; st.Stored || !st.Skipped {
+			t.Errorf("state of 6001 = %+v, want a skip record only", st)
+		}
+		st := states["6059"]
+		if !st.Stored || st.TranscriptChunks != 1 {
+			t.Errorf("state of 6059 = %+v, want stored with 1 chunk", st)
+		}
+		if st.Transcript == nil || st.Transcript.Status != calls.TranscriptComplete {
+			t.Errorf("transcript state of 6059 = %+v, want complete", st.Transcript)
+		}
+		if st := states["6030"]; st != (store.CallState{}) {
+			t.Errorf("state of 6030 = %+v, want empty", st)
+		}
+	}},
+	suiteCase{"TranscriptOverShrinkDeletesChunks", func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tn := e.tenant
+		_, err := tn.PutCall(ctx, sampleCall("3010"))
+		mustNoErr(t, "PutCall", err)
+		big, err := tn.PutTranscriptOver(ctx, noisyTranscript("3010", 900_000), 0)
+		mustNoErr(t, "PutTranscriptOver of a new call", err)
+		if big.Chunks < 2 {
+			t.Fatalf("Chunks = %d, want several", big.Chunks)
+		}
+		states, err := tn.CallStates(ctx, []string{"3010"})
+		mustNoErr(t, "CallStates", err)
+		if got := states["3010"].TranscriptChunks; got != big.Chunks {
+			t.Errorf("CallStates chunk count = %d, want %d", got, big.Chunks)
+		}
+
+		small := syntheticTranscript("3010", 500, 3*time.Minute, 2)
+		stats, err := tn.PutTranscriptOver(ctx, small, big.Chunks)
+		mustNoErr(t, "PutTranscriptOver with the stored count", err)
+		if stats.Chunks != 1 {
+			t.Errorf("rewrite Chunks = %d, want 1", stats.Chunks)
+		}
+		if items := rawItems(t, e, tn, "TRANSCRIPT#3010#"); len(items) != 1 {
+			t.Errorf("after the shorter rewrite %d chunk items remain, want 1", len(items))
+		}
+		got, err := tn.GetTranscript(ctx, "3010")
+		mustNoErr(t, "GetTranscript", err)
+		if !reflect.DeepEqual(got, small) {
+			t.Errorf("rewritten transcript differs after the round trip")
+		}
+	}},
+	suiteCase{"TranscriptOverStaleCountRereads", func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tn := e.tenant
+		_, err := tn.PutCall(ctx, sampleCall("3011"))
+		mustNoErr(t, "PutCall", err)
+		big, err := tn.PutTranscript(ctx, noisyTranscript("3011", 900_000))
+		mustNoErr(t, "PutTranscript", err)
+
+		// A count of 0 read before the large transcript was written.
+		small := syntheticTranscript("3011", 500, 3*time.Minute, 2)
+		_, err = tn.PutTranscriptOver(ctx, small, 0)
+		mustNoErr(t, "PutTranscriptOver with a stale count", err)
+		if items := rawItems(t, e, tn, "TRANSCRIPT#3011#"); len(items) != 1 {
+			t.Errorf("after a rewrite over %d chunks, %d chunk items remain, want 1", big.Chunks, len(items))
+		}
+		got, err := tn.GetTranscript(ctx, "3011")
+		mustNoErr(t, "GetTranscript", err)
+		if !reflect.DeepEqual(got, small) {
+			t.Errorf("rewritten transcript differs after the round trip")
+		}
+
+		_, err = tn.PutTranscriptOver(ctx, syntheticTranscript("3012", 50, time.Minute, 4), 0)
+		wantNotFound(t, err)
+	}},
+)
