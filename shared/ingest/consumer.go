@@ -56,6 +56,11 @@ func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEv
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		mu.Unlock()
 	}
+	if len(ev.Records) == 0 {
+		// SQS never invokes with an empty batch, so this is a test or a
+		// misrouted event, such as a schedule event sent to this function.
+		c.logger().Warn("ingest invoked without SQS records: nothing to sync; send an SQS event")
+	}
 	for _, rec := range ev.Records {
 		msg, err := queue.Parse(rec.Body)
 		if err != nil {

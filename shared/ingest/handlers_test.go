@@ -1,6 +1,9 @@
 package ingest_test
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"time"
 
 	"context"
@@ -153,4 +156,21 @@ func (f failFor) Run(ctx context.Context, msg queue.Message) (store.RunSummary, 
 		return store.RunSummary{}, errors.New("Gong unavailable")
 	}
 	return f.next.Run(ctx, msg)
+}
+
+// An event without SQS records, such as a schedule event sent to the
+// ingest function by mistake, reports no failures and logs a warning.
+func TestConsumerWarnsOnEmptyEvent(t *testing.T) {
+	var logs bytes.Buffer
+	c := &ingest.Consumer{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	resp, err := c.Handle(context.Background(), events.SQSEvent{})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures = %v, want none", resp.BatchItemFailures)
+	}
+	if !strings.Contains(logs.String(), "without SQS records") {
+		t.Errorf("logs = %q, want a warning about the missing records", logs.String())
+	}
 }
