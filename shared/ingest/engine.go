@@ -70,9 +70,11 @@ type Jobs interface {
 	Active(ctx context.Context, tenantID, jobID string) (bool, error)
 }
 
-// Mapper links a stored call to a deal.
+// Mapper links stored calls to deals; *mapping.Mapper implements it. The
+// engine calls CallMapper once per run and maps every call the run writes
+// with the returned function, so the calls of one run share deal lookups.
 type Mapper interface {
-	MapCall(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error)
+	CallMapper(t *store.Tenant) func(ctx context.Context, c calls.Call) (store.Mapping, error)
 }
 
 // Engine syncs tenants. Set the exported fields; zero durations take the
@@ -93,7 +95,7 @@ type Engine struct {
 	// Sender queues continuations; without it a run that nears its deadline
 	// fails so that SQS delivers its message again.
 	Sender *queue.Sender
-	// Mapper is called after each call is written; nil means no mapping.
+	// Mapper maps each call a run writes to a deal; nil means no mapping.
 	Mapper Mapper
 	// OnWindowDone is called when a backfill window completes or pauses on
 	// the daily budget.
@@ -268,6 +270,9 @@ func (e *Engine) prepare(ctx context.Context, msg queue.Message) (*run, store.Ru
 		seen:      map[string]bool{},
 		requested: map[string]bool{},
 		pending:   map[string]store.PendingTranscript{},
+	}
+	if e.Mapper != nil {
+		r.mapCall = e.Mapper.CallMapper(t)
 	}
 	r.deadline, r.hasDeadline = deadlineOf(ctx)
 	r.planWindow(started)

@@ -319,8 +319,10 @@ func TestKnownPageDoesNotEndSync(t *testing.T) {
 // mapperFunc adapts a function to ingest.Mapper.
 type mapperFunc func(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error)
 
-func (f mapperFunc) MapCall(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error) {
-	return f(ctx, t, c)
+func (f mapperFunc) CallMapper(t *store.Tenant) func(ctx context.Context, c calls.Call) (store.Mapping, error) {
+	return func(ctx context.Context, c calls.Call) (store.Mapping, error) {
+		return f(ctx, t, c)
+	}
 }
 
 func TestDisconnectStopsRunBetweenPages(t *testing.T) {

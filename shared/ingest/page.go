@@ -259,10 +259,10 @@ func (r *run) writeCalls(ctx context.Context, kept []calls.Call, skipRecords map
 			r.sum.Updated++
 		}
 		r.mu.Unlock()
-		if r.e.Mapper != nil && w.Changed {
+		if r.mapCall != nil && w.Changed {
 			// A mapping failure never blocks ingestion: the call is stored
 			// and the failure is logged for the mapping to be redone.
-			if _, err := r.e.Mapper.MapCall(ctx, r.t, c); err != nil {
+			if _, err := r.mapCall(ctx, c); err != nil {
 				r.log.Warn("deal mapping failed", "call_id", c.CallID, "error", err)
 			}
 		}

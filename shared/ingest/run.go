@@ -34,6 +34,9 @@ type run struct {
 	client *gong.Client
 	users  tenantUsers
 	scope  *tenantUsers // set for backfills limited to some users
+	// mapCall maps a written call to a deal with the run's mapping session;
+	// nil when the engine has no Mapper.
+	mapCall func(ctx context.Context, c calls.Call) (store.Mapping, error)
 
 	seen      map[string]bool                    // call ids processed in this run
 	requested map[string]bool                    // call ids whose transcript was requested

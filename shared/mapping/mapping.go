@@ -48,37 +48,16 @@ func New(logger *slog.Logger) *Mapper {
 
 // MapCall evaluates the rules for a stored call and stores the result on it,
 // unless the call has a manual mapping. It returns the mapping the call has
-// afterwards: the manual one when that won.
+// afterwards: the manual one when that won. To map several calls, use one
+// Session for all of them, so they share deal lookups.
 func (m *Mapper) MapCall(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error) {
-	decided, err := m.Decide(ctx, t, c)
-	if err != nil {
-		return store.Mapping{}, err
-	}
-	got, applied, err := t.SetAutoMapping(ctx, c.CallID, c.Started, decided)
-	if err != nil {
-		return store.Mapping{}, fmt.Errorf("mapping: store mapping of call %s: %w", c.CallID, err)
-	}
-	if !applied {
-		m.logger.DebugContext(ctx, "manual mapping kept", "tenant_id", t.ID(), "call_id", c.CallID, "deal_id", got.DealID)
-	}
-	return got, nil
+	return m.Session(t).MapCall(ctx, c)
 }
 
-// Decide evaluates the rules for a call without storing anything. The result
-// has Rule set and, unless unmapped, DealID and Key.
+// Decide evaluates the rules for a call without storing anything. See
+// Session.Decide.
 func (m *Mapper) Decide(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error) {
-	opportunities, accounts := crmKeys(c.CRM)
-
-	if got, ok, err := m.byOpportunity(ctx, t, opportunities); err != nil || ok {
-		return got, err
-	}
-	if got, ok, err := m.byAccount(ctx, t, accounts); err != nil || ok {
-		return got, err
-	}
-	if got, ok, err := m.byContactEmail(ctx, t, externalEmails(c.Participants)); err != nil || ok {
-		return got, err
-	}
-	return store.Mapping{Rule: store.RuleUnmapped}, nil
+	return m.Session(t).Decide(ctx, c)
 }
 
 // lookupKey is one normalised value to look deals up by.
@@ -147,11 +126,11 @@ type candidate struct {
 
 // findCandidates looks up deals by each key and confirms each hit against the
 // deal item, since a lookup item can briefly outlive a change of its deal.
-func findCandidates(ctx context.Context, t *store.Tenant, keys []lookupKey) (map[string]*candidate, error) {
+func (s *Session) findCandidates(ctx context.Context, keys []lookupKey) (map[string]*candidate, error) {
 	hits := map[string][]string{}
 	var ids []string
 	for _, k := range keys {
-		found, err := t.DealIDsByKey(ctx, k.kind, k.value)
+		found, err := s.lookup(ctx, k)
 		if err != nil {
 			return nil, fmt.Errorf("mapping: look up deals by %s: %w", k.kind, err)
 		}
@@ -165,7 +144,7 @@ func findCandidates(ctx context.Context, t *store.Tenant, keys []lookupKey) (map
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	deals, err := t.GetDeals(ctx, ids)
+	deals, err := s.readDeals(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("mapping: read candidate deals: %w", err)
 	}
@@ -219,8 +198,8 @@ func best(cands map[string]*candidate, preferOpen bool) *candidate {
 	return top
 }
 
-func (m *Mapper) byOpportunity(ctx context.Context, t *store.Tenant, keys []lookupKey) (store.Mapping, bool, error) {
-	cands, err := findCandidates(ctx, t, keys)
+func (s *Session) byOpportunity(ctx context.Context, keys []lookupKey) (store.Mapping, bool, error) {
+	cands, err := s.findCandidates(ctx, keys)
 	if err != nil || len(cands) == 0 {
 		return store.Mapping{}, false, err
 	}
@@ -230,8 +209,8 @@ func (m *Mapper) byOpportunity(ctx context.Context, t *store.Tenant, keys []look
 	return store.Mapping{DealID: top.deal.DealID, Rule: store.RuleCRMOpportunity, Key: top.keys[0]}, true, nil
 }
 
-func (m *Mapper) byAccount(ctx context.Context, t *store.Tenant, keys []lookupKey) (store.Mapping, bool, error) {
-	cands, err := findCandidates(ctx, t, keys)
+func (s *Session) byAccount(ctx context.Context, keys []lookupKey) (store.Mapping, bool, error) {
+	cands, err := s.findCandidates(ctx, keys)
 	if err != nil {
 		return store.Mapping{}, false, err
 	}
@@ -247,7 +226,7 @@ func (m *Mapper) byAccount(ctx context.Context, t *store.Tenant, keys []lookupKe
 	return store.Mapping{DealID: open[0].deal.DealID, Rule: store.RuleCRMAccount, Key: open[0].keys[0]}, true, nil
 }
 
-func (m *Mapper) byContactEmail(ctx context.Context, t *store.Tenant, emails []string) (store.Mapping, bool, error) {
+func (s *Session) byContactEmail(ctx context.Context, emails []string) (store.Mapping, bool, error) {
 	if len(emails) > maxEmailLookups {
 		emails = emails[:maxEmailLookups]
 	}
@@ -255,7 +234,7 @@ func (m *Mapper) byContactEmail(ctx context.Context, t *store.Tenant, emails []s
 	for i, e := range emails {
 		keys[i] = lookupKey{kind: store.KeyContactEmail, value: e}
 	}
-	cands, err := findCandidates(ctx, t, keys)
+	cands, err := s.findCandidates(ctx, keys)
 	if err != nil {
 		return store.Mapping{}, false, err
 	}

@@ -22,6 +22,7 @@ type env struct {
 	tenant *store.Tenant
 	now    *time.Time
 	mapper *mapping.Mapper
+	db     store.API // the DynamoDB client under tenant's store
 }
 
 func newEnv(t *testing.T) env {
@@ -46,7 +47,7 @@ func newEnv(t *testing.T) env {
 	if err != nil {
 		t.Fatalf("Tenant: %v", err)
 	}
-	return env{tenant: tn, now: &now, mapper: mapping.New(slog.New(slog.NewJSONHandler(io.Discard, nil)))}
+	return env{tenant: tn, now: &now, mapper: mapping.New(slog.New(slog.NewJSONHandler(io.Discard, nil))), db: clients.DynamoDB}
 }
 
 func (e env) putDeal(t *testing.T, d store.Deal) {

@@ -58,10 +58,14 @@ func (m *Mapper) remap(ctx context.Context, t *store.Tenant, st store.RemapState
 		start, stats.Resumed = st.Cursor, true
 	}
 	log := m.logger.With("tenant_id", t.ID(), "generation", stats.Generation)
+	// One session for the pass: a deal changed during it advances the deals
+	// generation, so the session drops its memo (see Session) and the next
+	// RemapIfStale runs again from the beginning.
+	session := m.Session(t)
 	err := t.ScanCallsForMapping(ctx, start, func(page []store.CallForMapping, last string) error {
 		for _, row := range page {
 			stats.Scanned++
-			changed, err := m.remapCall(ctx, t, row)
+			changed, err := m.remapCall(ctx, session, row)
 			if err != nil {
 				return err
 			}
@@ -97,8 +101,9 @@ func (m *Mapper) remap(ctx context.Context, t *store.Tenant, st store.RemapState
 
 // remapCall decides one call again and stores the result when it differs
 // from the stored mapping.
-func (m *Mapper) remapCall(ctx context.Context, t *store.Tenant, row store.CallForMapping) (bool, error) {
-	decided, err := m.Decide(ctx, t, row.Call)
+func (m *Mapper) remapCall(ctx context.Context, session *Session, row store.CallForMapping) (bool, error) {
+	t := session.t
+	decided, err := session.Decide(ctx, row.Call)
 	if err != nil {
 		return false, fmt.Errorf("mapping: decide call %s: %w", row.Call.CallID, err)
 	}
