@@ -51,13 +51,23 @@ func New(logger *slog.Logger) *Mapper {
 // afterwards: the manual one when that won. To map several calls, use one
 // Session for all of them, so they share deal lookups.
 func (m *Mapper) MapCall(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error) {
-	return m.Session(t).MapCall(ctx, c)
+	return m.singleCallSession(t).MapCall(ctx, c)
 }
 
 // Decide evaluates the rules for a call without storing anything. See
 // Session.Decide.
 func (m *Mapper) Decide(ctx context.Context, t *store.Tenant, c calls.Call) (store.Mapping, error) {
-	return m.Session(t).Decide(ctx, c)
+	return m.singleCallSession(t).Decide(ctx, c)
+}
+
+// singleCallSession returns a session for one call. It queries each key
+// instead of preloading the lookup index, because the preload costs a
+// GetItem and at least one Query, about what one call's few keys cost, and
+// more for a large index.
+func (m *Mapper) singleCallSession(t *store.Tenant) *Session {
+	s := m.Session(t)
+	s.preload = false
+	return s
 }
 
 // lookupKey is one normalised value to look deals up by.

@@ -16,7 +16,8 @@ const (
 	// lookup key and per deal id it found, and for each deal read six (its
 	// id, name and four CRM ids) plus its contact emails. By the limits in
 	// store.Deal that is an estimated 4 MB of string data at most, plus map
-	// overhead. Past the bound, new results are used but not kept.
+	// overhead. Past the bound, new results are used but not kept. The same
+	// number bounds the lookup items of a preloaded index (see Session).
 	maxMemoStrings = 10_000
 	// maxViewAge is how long a session uses its memo before it reads the
 	// deals generation again and, when a deal changed, drops the memo.
@@ -29,6 +30,13 @@ const (
 // share a view of the deals, such as one ingest run or one remap pass. Its
 // methods are safe for concurrent use, and concurrent lookups of one key that
 // the memo can keep share a single Query.
+//
+// Before its first lookup, and again after each drop of the memo, a session
+// preloads the tenant's whole deal lookup index (store.Tenant.DealKeys) when
+// it has at most maxMemoStrings items, which costs one Query per 1 MB page.
+// With the index loaded, lookups send no Query, and a key absent from the
+// index has no deal. A larger index is read for at most that bound and then
+// dropped, and the session queries each key as before.
 //
 // Staleness contract: a deal written while a session runs may be missed by
 // calls the session maps until its view is older than maxViewAge, when it
@@ -52,8 +60,12 @@ type Session struct {
 	viewAt     time.Time // when the memo's view was last checked against the deals generation
 	generation int64     // deals generation of the memo's view; -1 before the first check
 	strings    int       // strings the memo holds; it stops adding at limit
-	dealIDs    map[lookupKey]*memoEntry[[]string]
-	deals      map[string]*memoEntry[dealRead]
+	preload    bool      // whether lookups load the whole index first
+	// index is the preloaded lookup index, nil until a lookup starts loading
+	// it. Its value is a nil map when the index has more than limit items.
+	index   *memoEntry[map[lookupKey][]string]
+	dealIDs map[lookupKey]*memoEntry[[]string]
+	deals   map[string]*memoEntry[dealRead]
 }
 
 // dealRead is the result of reading one deal item.
@@ -82,7 +94,7 @@ func (e *memoEntry[V]) wait(ctx context.Context) (V, error) {
 
 // Session returns a new session for tenant t.
 func (m *Mapper) Session(t *store.Tenant) *Session {
-	s := &Session{m: m, t: t, now: time.Now, limit: maxMemoStrings, generation: -1}
+	s := &Session{m: m, t: t, now: time.Now, limit: maxMemoStrings, generation: -1, preload: true}
 	s.viewAt = s.now()
 	s.resetLocked()
 	return s
@@ -96,6 +108,7 @@ func (m *Mapper) CallMapper(t *store.Tenant) func(ctx context.Context, c calls.C
 
 func (s *Session) resetLocked() {
 	s.strings = 0
+	s.index = nil
 	s.dealIDs = map[lookupKey]*memoEntry[[]string]{}
 	s.deals = map[string]*memoEntry[dealRead]{}
 }
@@ -139,8 +152,9 @@ func (s *Session) Decide(ctx context.Context, c calls.Call) (store.Mapping, erro
 }
 
 // refresh drops the memo when its view is older than maxViewAge and the
-// deals generation moved since it was last read. The first check drops it
-// unconditionally, because the view the memo started from was never read.
+// deals generation moved since it was last read. Unless the first index load
+// read the generation, the first check drops the memo unconditionally,
+// because the view the memo started from was never read.
 func (s *Session) refresh(ctx context.Context) error {
 	s.mu.Lock()
 	due := s.now().Sub(s.viewAt) >= maxViewAge
@@ -163,9 +177,18 @@ func (s *Session) refresh(ctx context.Context) error {
 }
 
 // lookup returns the ids of the deals whose lookup items carry k, from the
-// memo when it holds them. A failed Query is not kept, so a later call
-// repeats it.
+// preloaded index or the memo when they hold them. A failed Query is not
+// kept, so a later call repeats it.
 func (s *Session) lookup(ctx context.Context, k lookupKey) ([]string, error) {
+	if s.preload {
+		index, err := s.loadIndex(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if index != nil {
+			return index[k], nil
+		}
+	}
 	s.mu.Lock()
 	if e, ok := s.dealIDs[k]; ok {
 		s.mu.Unlock()
@@ -270,4 +293,63 @@ func (s *Session) settleDeals(owned map[string]*memoEntry[dealRead], deals map[s
 	for _, e := range owned {
 		close(e.done)
 	}
+}
+
+// loadIndex returns the preloaded lookup index, reading it when the memo has
+// none: a nil map when the tenant has more than limit lookup items. Callers
+// that arrive during the read wait for it. A failed read is not kept.
+func (s *Session) loadIndex(ctx context.Context) (map[lookupKey][]string, error) {
+	s.mu.Lock()
+	if e := s.index; e != nil {
+		s.mu.Unlock()
+		return e.wait(ctx)
+	}
+	e := &memoEntry[map[lookupKey][]string]{done: make(chan struct{})}
+	s.index = e
+	limit := s.limit
+	s.mu.Unlock()
+
+	var generation int64
+	generation, e.val, e.err = s.readIndex(ctx, limit)
+
+	s.mu.Lock()
+	// After a reset the entry is no longer the session's index.
+	if s.index == e {
+		switch {
+		case e.err != nil:
+			s.index = nil
+		case s.generation < 0:
+			// The memo is empty before the first load, because every
+			// lookup waits for the index, so the whole memo is at least
+			// as new as this generation.
+			s.generation = generation
+		}
+	}
+	s.mu.Unlock()
+	close(e.done)
+	return e.val, e.err
+}
+
+// readIndex reads the deals generation and then the tenant's lookup items.
+// Reading the generation first means a deal change the index may miss
+// advances the generation past the one returned.
+func (s *Session) readIndex(ctx context.Context, limit int) (int64, map[lookupKey][]string, error) {
+	st, err := s.t.GetRemapState(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("mapping: read deals generation: %w", err)
+	}
+	keys, complete, err := s.t.DealKeys(ctx, limit)
+	if err != nil {
+		return 0, nil, fmt.Errorf("mapping: preload deal lookup index: %w", err)
+	}
+	if !complete {
+		s.m.logger.DebugContext(ctx, "deal lookup index too large to preload, querying per key", "tenant_id", s.t.ID(), "max_items", limit)
+		return st.DealsGeneration, nil, nil
+	}
+	index := make(map[lookupKey][]string, len(keys))
+	for _, k := range keys {
+		lk := lookupKey{kind: k.Kind, value: k.Value}
+		index[lk] = append(index[lk], k.DealID)
+	}
+	return st.DealsGeneration, index, nil
 }

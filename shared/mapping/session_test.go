@@ -248,3 +248,115 @@ func TestSessionMemoLimit(t *testing.T) {
 		t.Errorf("Queries = %d for %d distinct keys, want repeats past the memo limit", queries, len(db.lookups))
 	}
 }
+
+// wantSameMappings fails for each call whose mapping differs from the one a
+// single-call Decide returns.
+func (e env) wantSameMappings(t *testing.T, cs []calls.Call, got []store.Mapping) {
+	t.Helper()
+	for i, c := range cs {
+		want, err := e.mapper.Decide(context.Background(), e.tenant, c)
+		if err != nil {
+			t.Fatalf("Decide %s: %v", c.CallID, err)
+		}
+		if got[i].Rule != want.Rule || got[i].DealID != want.DealID || got[i].Key != want.Key {
+			t.Errorf("call %s mapping = %s/%s/%s, want %s/%s/%s", c.CallID, got[i].Rule, got[i].DealID, got[i].Key, want.Rule, want.DealID, want.Key)
+		}
+	}
+}
+
+// mapAll maps the calls in order through one session.
+func mapAll(t *testing.T, session *mapping.Session, cs []calls.Call) []store.Mapping {
+	t.Helper()
+	got := make([]store.Mapping, len(cs))
+	for i, c := range cs {
+		m, err := session.MapCall(context.Background(), c)
+		if err != nil {
+			t.Fatalf("MapCall %s: %v", c.CallID, err)
+		}
+		got[i] = m
+	}
+	return got
+}
+
+// TestSessionPreloadsIndex maps 200 calls over a tenant with 3 deals (9
+// lookup items) with one Query for the whole index and no Query per key.
+func TestSessionPreloadsIndex(t *testing.T) {
+	e := newEnv(t)
+	e.putSharedKeyDeals(t)
+	cs := sharedKeyCalls(200)
+	for _, c := range cs {
+		e.putCall(t, c)
+	}
+	tn, db := e.countedTenant(t)
+	got := mapAll(t, e.mapper.Session(tn), cs)
+
+	e.wantSameMappings(t, cs, got)
+	if n := db.lookups["DEALKEY#"]; n != 1 {
+		t.Errorf("index Queries = %d, want 1", n)
+	}
+	for prefix, n := range db.lookups {
+		if prefix != "DEALKEY#" {
+			t.Errorf("Queries for %s = %d, want 0 with the index loaded", prefix, n)
+		}
+	}
+	if len(db.dealReads) != 3 {
+		t.Errorf("distinct deals read = %d, want 3", len(db.dealReads))
+	}
+	for sk, n := range db.dealReads {
+		if n > 1 {
+			t.Errorf("reads of %s = %d, want 1", sk, n)
+		}
+	}
+}
+
+// TestSessionPreloadsEmptyIndex maps calls over a tenant without deals with
+// one Query in all and no deal reads.
+func TestSessionPreloadsEmptyIndex(t *testing.T) {
+	e := newEnv(t)
+	cs := sharedKeyCalls(50)
+	for _, c := range cs {
+		e.putCall(t, c)
+	}
+	tn, db := e.countedTenant(t)
+	got := mapAll(t, e.mapper.Session(tn), cs)
+
+	for i, m := range got {
+		if m.Rule != store.RuleUnmapped {
+			t.Errorf("call %s rule = %s, want unmapped", cs[i].CallID, m.Rule)
+		}
+	}
+	if n := db.lookups["DEALKEY#"]; n != 1 {
+		t.Errorf("index Queries = %d, want 1", n)
+	}
+	if len(db.lookups) != 1 {
+		t.Errorf("distinct Query prefixes = %d, want 1 (the index)", len(db.lookups))
+	}
+	if len(db.dealReads) != 0 {
+		t.Errorf("distinct deals read = %d, want 0", len(db.dealReads))
+	}
+}
+
+// TestSessionIndexOverLimit ensures a session whose tenant has more lookup
+// items than its limit queries each key and maps as without the index.
+func TestSessionIndexOverLimit(t *testing.T) {
+	e := newEnv(t)
+	e.putSharedKeyDeals(t)
+	cs := sharedKeyCalls(200)
+	for _, c := range cs {
+		e.putCall(t, c)
+	}
+	tn, db := e.countedTenant(t)
+	session := e.mapper.Session(tn)
+	session.SetMemoLimit(8) // the 3 deals have 9 lookup items
+	got := mapAll(t, session, cs)
+
+	e.wantSameMappings(t, cs, got)
+	if n := db.lookups["DEALKEY#"]; n != 1 {
+		t.Errorf("index Queries = %d, want 1", n)
+	}
+	// Only the calls of accounts 3 and 4 reach the email rule, and they list
+	// the emails c1 to c4 and c6 to c9.
+	if len(db.lookups) != 14 {
+		t.Errorf("distinct Query prefixes = %d, want 14 (the index, 5 accounts and 8 emails)", len(db.lookups))
+	}
+}

@@ -596,3 +596,48 @@ func dealBackoff(ctx context.Context, attempt, pending int) error {
 		return nil
 	}
 }
+
+// DealKey is one lookup item of a deal: the deal carries Value of key kind
+// Kind.
+type DealKey struct {
+	Kind   string `dynamodbav:"keyKind"`
+	Value  string `dynamodbav:"keyValue"`
+	DealID string `dynamodbav:"dealId"`
+}
+
+// DealKeys returns all of the tenant's deal lookup items, in sort key order,
+// with one consistent Query per 1 MB page. When the tenant has more than
+// maxItems of them, it stops after the page that passed maxItems and returns
+// complete=false with no keys. Each key's deal id is the same string value
+// for all keys of one deal.
+func (t *Tenant) DealKeys(ctx context.Context, maxItems int) (keys []DealKey, complete bool, err error) {
+	dealIDs := map[string]string{}
+	q := itemQuery{prefix: skDealKey, projection: []string{"keyKind", "keyValue", "dealId"}}
+	complete = true
+	err = t.queryPages(ctx, q, func(items []map[string]types.AttributeValue) (bool, error) {
+		if len(keys)+len(items) > maxItems {
+			complete = false
+			return false, nil
+		}
+		for _, raw := range items {
+			var k DealKey
+			if err := attributevalue.UnmarshalMap(raw, &k); err != nil {
+				return false, fmt.Errorf("decode deal lookup: %w", err)
+			}
+			if id, ok := dealIDs[k.DealID]; ok {
+				k.DealID = id
+			} else {
+				dealIDs[k.DealID] = k.DealID
+			}
+			keys = append(keys, k)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: read deal lookup items of tenant %s: %w", t.id, err)
+	}
+	if !complete {
+		return nil, false, nil
+	}
+	return keys, true, nil
+}
