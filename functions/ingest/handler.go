@@ -57,10 +57,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	engine.Jobs = svc
 	mapper := mapping.New(logger)
 	engine.Mapper = mapper
-	engine.Remap = func(ctx context.Context, t *store.Tenant) error {
-		_, err := mapper.RemapIfStale(ctx, t)
-		return err
-	}
+	engine.Remap = mapper
 	return &handler{&ingest.Consumer{Engine: engine, Store: st, Logger: logger}}, nil
 }
 

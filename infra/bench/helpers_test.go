@@ -157,10 +157,7 @@ func wireEngine(st *store.Store, sender *queue.Sender, tokens ingest.ClientSourc
 		Store: st, Tokens: tokens, Now: now, Logger: logger,
 		Budget: svc.Budget, Sender: sender, OnWindowDone: svc.OnWindowDone,
 		Jobs: svc, Mapper: mapper,
-		Remap: func(ctx context.Context, t *store.Tenant) error {
-			_, err := mapper.RemapIfStale(ctx, t)
-			return err
-		},
+		Remap:       mapper,
 		GongOptions: gongOptions,
 	}
 	consumer := &ingest.Consumer{Engine: engine, Store: st, Now: now, Logger: logger}

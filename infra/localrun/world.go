@@ -100,10 +100,7 @@ func newWorld(ctx context.Context, clients localaws.Clients, table string, opts 
 		Store: w.st, Tokens: w.tokens, Now: w.now, Logger: logger,
 		Budget: w.backfill.Budget, Sender: sender, OnWindowDone: w.backfill.OnWindowDone,
 		Jobs: w.backfill, Mapper: mapper,
-		Remap: func(ctx context.Context, t *store.Tenant) error {
-			_, err := mapper.RemapIfStale(ctx, t)
-			return err
-		},
+		Remap: mapper,
 	}
 	w.recorder = &recorder{next: engine, runs: map[string][]store.RunSummary{}}
 	w.scheduler = &ingest.Scheduler{Store: w.st, Sender: sender, Backfill: w.backfill, Now: w.now, Logger: logger}

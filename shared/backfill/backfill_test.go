@@ -694,7 +694,7 @@ func TestQueueNewUsersOncePerUser(t *testing.T) {
 		t.Errorf("inactive user got a marker")
 	}
 
-	// The next run queues nobody.
+	// The next run queues no user.
 	if n, err := f.svc.QueueNewUsers(ctx, "acme"); err != nil || n != 0 {
 		t.Errorf("second QueueNewUsers = %d, %v", n, err)
 	}

@@ -36,9 +36,9 @@ type Limits struct {
 }
 
 // IsBackfillKind reports whether requests of the kind count against the
-// backfill share. The kinds are the queue message kinds; a continuation
-// ("continue") counts as a sync, so the engine should pass the kind of the
-// run it continues (queue.Message.EffectiveKind).
+// backfill share. The kinds are the queue message kinds. A continuation
+// ("continue") counts as a sync, so the engine passes the kind of the run it
+// continues (queue.Message.EffectiveKind).
 func IsBackfillKind(kind string) bool {
 	return kind == queue.KindBackfill || kind == queue.KindUserBackfill
 }
@@ -131,9 +131,9 @@ func (b *Budget) now() time.Time {
 
 // Duration estimates how long `requests` Gong requests take for a backfill
 // starting at now, when `used` requests were already counted today and the
-// backfill may use `limit` a day: the requests at GongRequestsPerSecond, plus
-// the waits for the next UTC day whenever the day's share runs out. It
-// assumes later days start with nothing used.
+// backfill may use `limit` a day. It counts the requests at
+// GongRequestsPerSecond, plus the waits for the next UTC day whenever the
+// day's share runs out, and assumes later days start with nothing used.
 func Duration(requests, used, limit int64, now time.Time) time.Duration {
 	if requests <= 0 {
 		return 0

@@ -13,11 +13,11 @@ import (
 // transcript request carry.
 const callsPerPage = 100
 
-// Estimate is what a backfill is expected to cost. It is computed from the
-// store alone and spends no Gong requests: the call rate is the tenant's
-// stored call count over the days its stored history covers, and the calls
-// of the range that fall inside that history are taken as stored with their
-// transcripts, so they cost list requests only. For a tenant with no stored
+// Estimate is the expected cost of a backfill. It is computed from the store
+// alone and spends no Gong requests. The call rate is the tenant's stored call
+// count over the days its stored history covers. Calls of the range inside
+// that history are taken as stored with their transcripts, so they cost list
+// requests only. For a tenant with no stored
 // calls the rate is unknown and the estimate counts only the one list
 // request every window costs.
 type Estimate struct {

@@ -285,8 +285,8 @@ func (s *Service) Active(ctx context.Context, tenantID, jobID string) (bool, err
 
 // OnWindowDone records the outcome of a backfill window the engine ran and
 // queues the job's next window. A window paused by the budget pauses the job
-// until the next UTC day; a window dropped because the tenant's connection
-// changed, or one that failed, fails the job. It ignores messages that are
+// until the next UTC day. A window that failed, or was dropped because the
+// tenant's connection changed, fails the job. It ignores messages that are
 // not backfill windows, jobs that no longer exist, and windows reported
 // twice.
 func (s *Service) OnWindowDone(ctx context.Context, tenantID string, msg queue.Message, sum store.RunSummary) error {

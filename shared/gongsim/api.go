@@ -120,7 +120,7 @@ func (s *Sim) admit(r *http.Request, endpoint string, methods []string, scope st
 	}
 	scopes, msg := s.authorize(r, companyID, now)
 	// NOTE: Gong documents 403 rather than 401 for a rejected token on
-	// GET /v2/users. The simulator answers 401 on every endpoint.
+	// GET /v2/users. The simulator returns 401 on every endpoint.
 	if msg != "" {
 		return nil, http.StatusUnauthorized, 0, msg
 	}

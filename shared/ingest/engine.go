@@ -35,6 +35,7 @@ import (
 
 	"github.com/dealdesk/gongingest/shared/calls"
 	"github.com/dealdesk/gongingest/shared/gong"
+	"github.com/dealdesk/gongingest/shared/mapping"
 	"github.com/dealdesk/gongingest/shared/queue"
 	"github.com/dealdesk/gongingest/shared/store"
 )
@@ -63,6 +64,12 @@ type ClientSource interface {
 // more requests of the kind would exceed what the kind may spend today.
 type Budget interface {
 	Reserve(ctx context.Context, tenantID string, kind string, n int64) (bool, error)
+}
+
+// Remapper re-evaluates a tenant's automatic deal mappings when deals
+// changed since its last remap; *mapping.Mapper implements it.
+type Remapper interface {
+	RemapIfStale(ctx context.Context, t *store.Tenant) (mapping.RemapStats, error)
 }
 
 // Jobs reports whether a backfill job is still active.
@@ -100,13 +107,13 @@ type Engine struct {
 	// OnWindowDone is called when a backfill window completes or pauses on
 	// the daily budget.
 	OnWindowDone func(ctx context.Context, tenantID string, msg queue.Message, sum store.RunSummary) error
-	// Jobs tells whether a backfill job still runs, so a window queued
-	// before its job was cancelled is dropped; nil runs every window.
+	// Jobs reports whether a backfill job is still active, so a window
+	// queued before its job was cancelled is dropped. Nil runs every window.
 	Jobs Jobs
 	// Remap re-evaluates the tenant's automatic deal mappings after deals
 	// changed. It runs at the end of each successful scheduled sync, so a
-	// remap cut short elsewhere always finishes; nil skips it.
-	Remap func(ctx context.Context, t *store.Tenant) error
+	// remap cut short elsewhere is resumed every two hours. Nil skips it.
+	Remap Remapper
 	// GongOptions are passed to every tenant's Gong client after the
 	// engine's own limiter and logger options.
 	GongOptions []gong.Option

@@ -12,6 +12,7 @@ import (
 	"github.com/dealdesk/gongingest/shared/gong"
 	"github.com/dealdesk/gongingest/shared/gongsim"
 	"github.com/dealdesk/gongingest/shared/ingest"
+	"github.com/dealdesk/gongingest/shared/mapping"
 	"github.com/dealdesk/gongingest/shared/queue"
 	"github.com/dealdesk/gongingest/shared/store"
 )
@@ -577,10 +578,10 @@ func TestRemapRunsAfterScheduledSync(t *testing.T) {
 	e := newEnv(t)
 	e.addMany(2, time.Hour)
 	remaps := 0
-	e.engine.Remap = func(context.Context, *store.Tenant) error {
+	e.engine.Remap = remapperFunc(func() error {
 		remaps++
 		return errors.New("remap failed")
-	}
+	})
 
 	if sum := e.run(queue.Message{TenantID: tenantID, Epoch: e.epoch, Kind: queue.KindBackfill, JobID: "job-1",
 		From: start.Add(-24 * time.Hour), To: start}); sum.Error != "" {
@@ -596,4 +597,11 @@ func TestRemapRunsAfterScheduledSync(t *testing.T) {
 	if remaps != 1 {
 		t.Errorf("remaps after a scheduled sync = %d, want 1", remaps)
 	}
+}
+
+// remapperFunc adapts a function to ingest.Remapper.
+type remapperFunc func() error
+
+func (f remapperFunc) RemapIfStale(context.Context, *store.Tenant) (mapping.RemapStats, error) {
+	return mapping.RemapStats{}, f()
 }

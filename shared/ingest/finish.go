@@ -73,8 +73,8 @@ func (r *run) complete(ctx context.Context) error {
 		}
 		if r.e.Remap != nil {
 			// A failed remap leaves the mapping state stale, so the next
-			// sync tries again; it never fails the sync that stored calls.
-			if err := r.e.Remap(ctx, r.t); err != nil {
+			// sync tries again. It does not fail the sync that stored calls.
+			if _, err := r.e.Remap.RemapIfStale(ctx, r.t); err != nil {
 				r.log.Warn("remapping calls to deals failed", "error", err)
 			}
 		}

@@ -260,8 +260,9 @@ func (r *run) writeCalls(ctx context.Context, kept []calls.Call, skipRecords map
 		}
 		r.mu.Unlock()
 		if r.mapCall != nil && w.Changed {
-			// A mapping failure never blocks ingestion: the call is stored
-			// and the failure is logged for the mapping to be redone.
+			// A mapping failure does not fail the write, because the call
+			// itself is stored. NOTE: the call is mapped again only when a
+			// later read changes it or a deal change triggers a remap.
 			if _, err := r.mapCall(ctx, c); err != nil {
 				r.log.Warn("deal mapping failed", "call_id", c.CallID, "error", err)
 			}

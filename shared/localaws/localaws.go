@@ -127,7 +127,7 @@ func StartDynamoDBLocal(tb testing.TB) Clients {
 			return clients
 		}
 		if ctx.Err() != nil {
-			tb.Fatalf("DynamoDB Local on %s did not answer within 60s: %v", endpoint, err)
+			tb.Fatalf("DynamoDB Local on %s did not respond within 60s: %v", endpoint, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

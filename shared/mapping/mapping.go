@@ -111,8 +111,8 @@ func crmKeys(objects []calls.CRMObject) (opportunities, accounts []lookupKey) {
 
 // externalEmails returns the lower-cased emails of participants who are not
 // internal, in call order, without duplicates. A participant with a Gong user
-// id is a user of the Gong company and counts as internal whatever its
-// affiliation says.
+// id is a user of the Gong company and counts as internal regardless of its
+// affiliation.
 func externalEmails(participants []calls.Participant) []string {
 	var emails []string
 	for _, p := range participants {

@@ -43,8 +43,8 @@ const (
 var ErrJobState = errors.New("store: job is not in the required state")
 
 // Job is a backfill job, item sk JOB#<job id>. Its range [From, To) is split
-// into windows of WindowDays UTC days (see the backfill package); windows run
-// one after another, and NextWindow is the index of the next to run.
+// into windows of WindowDays UTC days, as the backfill package describes. The
+// windows run one after another, and NextWindow is the index of the next.
 type Job struct {
 	JobID    string `dynamodbav:"jobId" json:"jobId"`
 	TenantID string `dynamodbav:"tenantId" json:"tenantId"`
@@ -152,7 +152,7 @@ func (t *Tenant) Jobs(ctx context.Context, limit int) ([]Job, error) {
 	return jobs, nil
 }
 
-// WindowProgress is what one finished window adds to its job.
+// WindowProgress is the counts one finished window adds to its job.
 type WindowProgress struct {
 	Index             int
 	CallsSeen         int64
@@ -171,7 +171,7 @@ type WindowProgress struct {
 // RecordWindow adds a finished window's counts to the job and moves
 // NextWindow past it. The update applies only when the job is queued or
 // running and p.Index is its next window, so a window reported twice counts
-// once; otherwise it returns ErrJobState. It returns the updated job.
+// once. Otherwise it returns ErrJobState. It returns the updated job.
 func (t *Tenant) RecordWindow(ctx context.Context, jobID string, p WindowProgress) (Job, error) {
 	status := JobRunning
 	if p.Done {

@@ -254,9 +254,9 @@ type MappedCall struct {
 
 // DealCalls lists the calls mapped to a deal, newest first, at most limit
 // (1 to 100) per page. after is the index sort key of the last call of the
-// previous page ("" for the first page); next is the value to pass for the
-// following page, "" after the last. The index is eventually consistent, so a
-// mapping written a moment ago may be missing from the list.
+// previous page, or "" for the first page. next is the value to pass for the
+// following page, and "" after the last. The index is eventually consistent,
+// so a mapping written a moment ago may be missing from the list.
 func (t *Tenant) DealCalls(ctx context.Context, dealID string, limit int, after string) (page []MappedCall, next string, err error) {
 	if err := ValidateDealID(dealID); err != nil {
 		return nil, "", err
@@ -400,10 +400,10 @@ func (t *Tenant) ScanCallsForMapping(ctx context.Context, startAfter string, fn 
 }
 
 // RemapState is the item pk=TENANT#<t>, sk=DEALMAP. Every deal change that
-// can alter a mapping adds one to DealsGeneration; a remap that finishes
-// records the generation it started from in RemappedGeneration, and a remap
-// in progress saves its position as Cursor so the next run resumes there
-// while the generation is unchanged.
+// can alter a mapping adds one to DealsGeneration. A remap that finishes
+// records the generation it started from in RemappedGeneration. A remap in
+// progress saves its position as Cursor, so the next run resumes there while
+// the generation is unchanged.
 type RemapState struct {
 	DealsGeneration    int64     `dynamodbav:"dealsGeneration"`
 	DealsChangedAt     time.Time `dynamodbav:"dealsChangedAt"`
